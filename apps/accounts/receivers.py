@@ -1,0 +1,1 @@
+"""Audit receivers for Django's own authentication signals (logins, failed logins, logouts)."""

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView
+
+from apps.accounts import urls as account_urls
+from apps.accounts import views as account_views
+from apps.compliance import urls as compliance_urls
+from qenergyz import health
+
+handler403 = "apps.accounts.views.permission_denied"
+handler404 = "apps.accounts.views.page_not_found"
+handler500 = "apps.accounts.views.server_error"
+
+urlpatterns = [
+    path("", account_views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("i18n/", include("django.conf.urls.i18n")),
+    path("accounts/", include("apps.accounts.urls")),
+    path("compliance/", include("apps.compliance.urls")),
+    path("admin/", admin.site.urls),
+    # Each app's urls.py names its pages (`urlpatterns`) and its API (`api_urlpatterns`).
+    path("api/v1/", include((account_urls.api_urlpatterns, "accounts-api"))),
+    path("api/v1/", include((compliance_urls.api_urlpatterns, "compliance-api"))),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+]
