@@ -32,6 +32,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",  # runserver serves the ASGI application (HTTP and websockets)
+    "modeltranslation",  # before the admin, as it asks: translated reference-data names
     "qenergyz.apps.QenergyzAdminConfig",  # the admin, as an OTP site (MFA required)
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
     "channels",
     "apps.accounts",
     "apps.compliance",
+    "apps.trading",
 ]
 
 MIDDLEWARE = [
