@@ -10,6 +10,7 @@ This module imports nothing from the other apps, so that every app (accounts inc
 
 import hashlib
 import json
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -19,11 +20,14 @@ from uuid import UUID
 
 from django.db import connection, models, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
 from apps.compliance.models import AuditEntry
 from qenergyz.requestid import current_request_id
 
 GENESIS_HASH = "0" * 64
+VERIFIED_ACTION = "audit.verified"
 
 # Any constant works; it names "the audit chain's head" among PostgreSQL advisory locks.
 _CHAIN_LOCK_KEY = 0x5145_4E41_5544_4954  # "QENAUDIT"
@@ -39,10 +43,33 @@ def _json_default(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} cannot go into an audit payload")
 
 
+def _without_floats(value: Any) -> Any:
+    """Floats become their shortest decimal string, as Decimals do.
+
+    A float does not survive PostgreSQL's jsonb unchanged (1e20 comes back as the integer
+    100000000000000000000, -0.0 as 0.0), so hashing it as a JSON number would make a sound entry
+    fail verification once read back. NaN and infinity are not JSON at all and are refused.
+    """
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise ValueError(f"{value!r} cannot go into an audit payload")
+        return repr(value)
+    if isinstance(value, dict):
+        return {key: _without_floats(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_without_floats(item) for item in value]
+    return value
+
+
 def canonical_json(value: Any) -> str:
-    """Sorted keys, no spaces, UTF-8 as is; Decimals and times as strings (never floats)."""
+    """Sorted keys, no spaces, UTF-8 as is; Decimals, floats and times as strings."""
     return json.dumps(
-        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=_json_default
+        _without_floats(value),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+        allow_nan=False,
+        default=_json_default,
     )
 
 
@@ -154,15 +181,53 @@ def audit_append(
     return entry
 
 
+class ChainProblem:
+    """Why verification stopped; stable codes, recorded in "audit.verified" entries."""
+
+    GAP = "sequence_gap"
+    PREV_HASH = "prev_hash_mismatch"
+    HASH = "hash_mismatch"
+
+
+_PROBLEM_TEXT = {
+    ChainProblem.GAP: gettext_lazy("the entry is missing (the sequence has a gap)"),
+    ChainProblem.PREV_HASH: gettext_lazy("it does not point at the hash of the entry before it"),
+    ChainProblem.HASH: gettext_lazy("its content does not match its hash (it was altered)"),
+}
+
+
 @dataclass(frozen=True)
 class ChainReport:
     checked: int
-    first_bad_seq: int | None
-    problem: str
+    first_bad_seq: int | None = None
+    problem: str = ""  # a ChainProblem code, empty when the chain holds
+    head_hash: str = GENESIS_HASH  # the hash of the last entry that held
 
     @property
     def ok(self) -> bool:
         return self.first_bad_seq is None
+
+    def describe(self) -> str:
+        """The result in the reader's language, for the admin, the page and the command."""
+        if self.ok:
+            return ngettext(
+                "The audit chain holds: %(count)d entry verified.",
+                "The audit chain holds: %(count)d entries verified.",
+                self.checked,
+            ) % {"count": self.checked}
+        return _("The audit chain is broken at #%(seq)s: %(problem)s.") % {
+            "seq": self.first_bad_seq,
+            "problem": _PROBLEM_TEXT[self.problem],
+        }
+
+    def as_payload(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "first_bad_seq": self.first_bad_seq,
+            "problem": self.problem,
+            "head_hash": self.head_hash,
+        }
 
 
 def _entries_in_order(chunk_size: int) -> Iterator[AuditEntry]:
@@ -170,17 +235,30 @@ def _entries_in_order(chunk_size: int) -> Iterator[AuditEntry]:
 
 
 def audit_verify(*, chunk_size: int = 2000) -> ChainReport:
-    """Re-hash the whole chain in order and name the first entry that does not hold."""
+    """Re-hash the whole chain in order and name the first entry that does not hold.
+
+    The chain proves the order and content of what it holds; it cannot see entries cut off its
+    end. The head hash recorded by each "audit.verified" entry is the anchor against that.
+    """
     expected_seq, expected_prev, checked = 1, GENESIS_HASH, 0
     for entry in _entries_in_order(chunk_size):
         if entry.seq != expected_seq:
-            return ChainReport(
-                checked, expected_seq, f"sequence gap: expected {expected_seq}, found {entry.seq}"
-            )
+            return ChainReport(checked, expected_seq, ChainProblem.GAP, expected_prev)
         if entry.prev_hash != expected_prev:
-            return ChainReport(checked, entry.seq, "previous hash does not match the entry before")
+            return ChainReport(checked, entry.seq, ChainProblem.PREV_HASH, expected_prev)
         if _hash_of(entry) != entry.hash:
-            return ChainReport(checked, entry.seq, "content does not match its hash")
+            return ChainReport(checked, entry.seq, ChainProblem.HASH, expected_prev)
         checked += 1
         expected_seq, expected_prev = entry.seq + 1, entry.hash
-    return ChainReport(checked, None, "")
+    return ChainReport(checked, head_hash=expected_prev)
+
+
+def audit_verify_and_record(*, actor: Any | None) -> ChainReport:
+    """Verify the chain and append an "audit.verified" entry saying what was found.
+
+    Verification reads outside any transaction (it may take a while on a long chain and must
+    not hold the chain's lock); only the entry recording the result is written.
+    """
+    report = audit_verify()
+    audit_append(actor=actor, action=VERIFIED_ACTION, payload=report.as_payload())
+    return report
