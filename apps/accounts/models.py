@@ -1,7 +1,13 @@
+from datetime import datetime
+
+from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.db import models
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
+from django_otp.models import Device, ThrottlingMixin
 
 
 class Region(models.TextChoices):
@@ -63,3 +69,156 @@ class User(AbstractUser):
             ("view_trading_area", _("Can open the trading pages")),
             ("view_operations_area", _("Can open the field operations pages")),
         ]
+
+
+# Which permissions each role's group holds. The data migration 0003 froze a copy of this map;
+# `apps.accounts.services.role_groups_ensure` applies this live one (tests, seed_demo).
+ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
+    Role.TRADER: ("accounts.view_trading_area",),
+    Role.RISK_MANAGER: ("accounts.view_risk_area", "accounts.view_trading_area"),
+    Role.COMPLIANCE_OFFICER: (
+        "accounts.view_compliance_area",
+        "compliance.view_auditentry",
+        "compliance.verify_audit",
+    ),
+    Role.FIELD_OPERATOR: ("accounts.view_operations_area",),
+    Role.ADMINISTRATOR: (
+        "accounts.add_user",
+        "accounts.change_user",
+        "accounts.view_user",
+        "accounts.add_desk",
+        "accounts.change_desk",
+        "accounts.view_desk",
+        "accounts.view_apitoken",
+        "accounts.change_apitoken",
+        "auth.view_group",
+        "auth.change_group",
+    ),
+}
+
+
+class ApiTokenQuerySet(models.QuerySet["ApiToken"]):
+    def active(self, now: datetime | None = None) -> "ApiTokenQuerySet":
+        now = now or timezone.now()
+        return self.filter(revoked_at__isnull=True, expires_at__gt=now)
+
+
+class ApiToken(models.Model):
+    """A bearer token for the API: `Authorization: Token <prefix>.<secret>`.
+
+    Only the SHA-256 of the secret is stored; the secret is shown once, when the token is made.
+    Tokens are revoked, never deleted, so that the audit trail's references stay meaningful.
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="api_tokens",
+        verbose_name=_("user"),
+    )
+    name = models.CharField(_("name"), max_length=100)
+    prefix = models.CharField(_("prefix"), max_length=16, unique=True)
+    secret_hash = models.CharField(_("secret hash"), max_length=64)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+    expires_at = models.DateTimeField(_("expires at"))
+    revoked_at = models.DateTimeField(_("revoked at"), null=True, blank=True)
+    last_used_at = models.DateTimeField(_("last used at"), null=True, blank=True)
+    # The client's Idempotency-Key of the creating request; a replay finds this row.
+    idempotency_key = models.CharField(_("idempotency key"), max_length=64, blank=True)
+
+    objects = ApiTokenQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "idempotency_key"],
+                condition=~models.Q(idempotency_key=""),
+                name="apitoken_user_idempotency_key_uniq",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix})"
+
+    def is_active(self, now: datetime | None = None) -> bool:
+        now = now or timezone.now()
+        return self.revoked_at is None and self.expires_at > now
+
+
+class BackupCodeDevice(ThrottlingMixin, Device):
+    """One-time backup codes for a user's second factor, stored as keyed hashes.
+
+    django_otp's own static device keeps its codes in plain text; this one keeps an HMAC-SHA256
+    of each (keyed by SECRET_KEY, so a leaked table alone cannot be brute-forced), and each code
+    works once.
+    """
+
+    class Meta(Device.Meta):
+        verbose_name = _("backup code set")
+        verbose_name_plural = _("backup code sets")
+
+    def get_throttle_factor(self) -> int:
+        return getattr(settings, "OTP_BACKUP_THROTTLE_FACTOR", 1)
+
+    def verify_token(self, token: str) -> bool:
+        """Use up `token` if it is one of this device's unused codes."""
+        allowed, _info = self.verify_is_allowed()
+        if not allowed:
+            return False
+        normalised = normalise_backup_code(token)
+        hashes = backup_code_hashes(normalised) if normalised else []
+        # One conditional UPDATE: of two concurrent uses of the same code only one matches.
+        used = self.codes.filter(code_hash__in=hashes, used_at__isnull=True).update(
+            used_at=timezone.now()
+        )
+        if used:
+            self.throttle_reset(commit=False)
+            self.set_last_used_timestamp(commit=False)
+            self.save()
+            return True
+        self.throttle_increment(commit=True)
+        return False
+
+    def remaining(self) -> int:
+        return self.codes.filter(used_at__isnull=True).count()
+
+
+class BackupCode(models.Model):
+    device = models.ForeignKey(
+        BackupCodeDevice, on_delete=models.CASCADE, related_name="codes", verbose_name=_("device")
+    )
+    code_hash = models.CharField(_("code hash"), max_length=64, db_index=True)
+    used_at = models.DateTimeField(_("used at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("backup code")
+        verbose_name_plural = _("backup codes")
+
+    def __str__(self) -> str:
+        return f"{self.device_id}:{self.pk}"
+
+
+BACKUP_CODE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i look-alikes
+BACKUP_CODE_LENGTH = 10
+
+
+def normalise_backup_code(token: str) -> str:
+    """Lower case, without spaces and dashes; "" when it cannot be a backup code."""
+    cleaned = "".join(str(token).split()).replace("-", "").lower()
+    if len(cleaned) != BACKUP_CODE_LENGTH or any(c not in BACKUP_CODE_ALPHABET for c in cleaned):
+        return ""
+    return cleaned
+
+
+def backup_code_hashes(normalised: str) -> list[str]:
+    """The code's hash under the current SECRET_KEY and each of SECRET_KEY_FALLBACKS."""
+    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return [
+        salted_hmac(
+            "apps.accounts.backup-code", normalised, secret=key, algorithm="sha256"
+        ).hexdigest()
+        for key in keys
+    ]
