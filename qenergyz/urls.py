@@ -7,6 +7,7 @@ from apps.accounts import views as account_views
 from apps.compliance import urls as compliance_urls
 from qenergyz import health
 
+handler400 = "apps.accounts.views.bad_request"
 handler403 = "apps.accounts.views.permission_denied"
 handler404 = "apps.accounts.views.page_not_found"
 handler500 = "apps.accounts.views.server_error"
@@ -15,7 +16,8 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
-    path("i18n/", include("django.conf.urls.i18n")),
+    # Our own view: it validates the code and saves it on the signed-in user as well.
+    path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("accounts/", include("apps.accounts.urls")),
     path("compliance/", include("apps.compliance.urls")),
     path("admin/", admin.site.urls),

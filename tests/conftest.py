@@ -69,3 +69,26 @@ def administrator(db: None):
     return UserFactory(
         username="admin", roles=[Role.ADMINISTRATOR], is_staff=True, is_superuser=True
     )
+
+
+@pytest.fixture
+def verified_client(db: None):
+    """A function giving a test Client signed in as `user` with a session verified by a
+    confirmed TOTP device, as MFARequiredMiddleware asks of administrators and compliance
+    officers (the device is created if the user has none)."""
+    from django.test import Client
+    from django_otp import DEVICE_ID_SESSION_KEY
+    from django_otp.plugins.otp_totp.models import TOTPDevice
+
+    def make(user) -> Client:
+        client = Client()
+        client.force_login(user)
+        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+        if device is None:
+            device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
+        session = client.session
+        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+        session.save()
+        return client
+
+    return make

@@ -6,48 +6,66 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from apps.accounts.live import desk_group, user_group
+from apps.accounts.live import LIVE_TEMPLATE_PREFIX, desk_group, user_group
 from apps.accounts.permissions import desks_for_user, socket_user_allowed
 from apps.accounts.regions import region_defaults
+
+# Application close codes (4000-4999): the browser sees why the socket ended.
+CLOSE_FORBIDDEN = 4403
+CLOSE_REVOKED = 4401
 
 
 class NotificationConsumer(AsyncWebsocketConsumer):
     """A signed-in user's live channel: their own events and their desks' events.
 
-    The Origin is checked by qenergyz.asgi (AllowedHostsOriginValidator) before this runs.
+    The Origin is checked by qenergyz.asgi (AllowedHostsOriginValidator) before this runs. The
+    consumer only listens and forwards: it never writes to the database.
     """
 
+    groups_joined: list[str]
+    language: str
+
     async def connect(self) -> None:
-        user = self.scope.get("user")
-        session = self.scope.get("session")
-        allowed, groups, language = await self._admit(user, session)
+        self.groups_joined = []
+        allowed, groups, language = await self._admit(
+            self.scope.get("user"), self.scope.get("session")
+        )
         if not allowed:
-            await self.close(code=4403)
+            # Closing before accept refuses the handshake (HTTP 403 to the browser).
+            await self.close(code=CLOSE_FORBIDDEN)
             return
-        self.groups_joined = groups
         self.language = language
         for group in groups:
             await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
-        for group in getattr(self, "groups_joined", []):
+        for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Clients only listen; anything they send is ignored."""
 
     async def live_event(self, event: dict[str, Any]) -> None:
+        template = event.get("template", "")
+        if not template.startswith(LIVE_TEMPLATE_PREFIX):
+            return  # live.publish_after_commit refuses these; never render a page template
         with translation.override(self.language):
-            html = render_to_string(event["template"], event["context"])
+            html = render_to_string(template, event.get("context") or {})
         await self.send(text_data=html)
+
+    async def live_close(self, event: dict[str, Any]) -> None:
+        await self.close(code=CLOSE_REVOKED)
 
     @database_sync_to_async
     def _admit(self, user: Any, session: Any) -> tuple[bool, list[str], str]:
+        # The same gatekeeper as the pages: signed in, active, second factor where required.
         if not socket_user_allowed(user, session):
             return False, [], ""
         desk_ids = desks_for_user(user).values_list("pk", flat=True)
         groups = [user_group(user.pk)] + [desk_group(desk_id) for desk_id in desk_ids]
+        # The language the pages use: the cookie first (as LocaleMiddleware), then the profile.
         cookies = self.scope.get("cookies") or {}
         language = cookies.get(settings.LANGUAGE_COOKIE_NAME) or user.language
         if language not in dict(settings.LANGUAGES):

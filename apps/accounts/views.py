@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_otp import DEVICE_ID_SESSION_KEY, user_has_device
@@ -31,7 +32,27 @@ from apps.accounts.models import BackupCodeDevice
 
 @login_required
 def home(request: HttpRequest) -> HttpResponse:
+    # Everything the page shows (roles, desks, region defaults) comes from the portal context
+    # processor, so the page and the navigation can never disagree.
     return render(request, "home.html")
+
+
+@require_POST
+def set_language(request: HttpRequest) -> HttpResponse:
+    """Switch the interface language: the cookie (via Django's own view) and, for a signed-in
+    user, their saved preference, so that the choice follows them to another browser."""
+    language = request.POST.get("language", "")
+    if language not in dict(settings.LANGUAGES):
+        # Django's view would silently ignore an unknown code; say what was wrong instead.
+        return render(request, "errors/400.html", {"bad_language": True}, status=400)
+    if request.user.is_authenticated and request.user.language != language:
+        request.user.language = language
+        request.user.save(update_fields=["language"])
+    return i18n.set_language(request)
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return render(request, "errors/400.html", status=400)
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -43,7 +64,8 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
-    # No context processors: the database or a template may be what failed.
+    # No context processors: the database or a template may be what failed. The template
+    # stands alone (no base.html) and still translates, in the language LocaleMiddleware chose.
     from django.template import loader
 
     return HttpResponse(loader.get_template("errors/500.html").render(), status=500)

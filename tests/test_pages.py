@@ -1,0 +1,332 @@
+"""Pages by role: who reaches what, and what the shell shows them.
+
+The permission matrix walks every named URL the project has. Its expectations are written out in
+a table, one row per URL name and one column per role, so that a change of access shows up here
+as a deliberate edit; a URL the table does not cover fails the coverage test.
+"""
+
+# ruff: noqa: E501 -- the permission matrix is laid out as a table, one column per role
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from django.contrib import admin
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.accounts.models import Role
+from tests.factories import UserFactory
+
+
+@dataclass(frozen=True)
+class Redirect:
+    """A 302 to this path (the query string, such as ?next=, is not compared)."""
+
+    path: str
+
+
+LOGIN = Redirect("/accounts/login/")
+HOME = Redirect("/")
+MFA_SETUP = Redirect("/accounts/mfa/setup/")
+MFA_VERIFY = Redirect("/accounts/mfa/verify/")
+MFA_MANAGE = Redirect("/accounts/mfa/")
+ADMIN_LOGIN = Redirect("/admin/login/")
+ADMIN_INDEX = Redirect("/admin/")
+
+Expected = int | Redirect
+
+# The columns of every row, in this order. Administrators and compliance officers have a
+# verified second factor; "admin_unverified" is an administrator who has not passed MFA yet.
+ROLES = (
+    "anonymous",
+    "trader",
+    "risk_manager",
+    "compliance_officer",
+    "field_operator",
+    "administrator",
+    "admin_unverified",
+)
+
+# URL arguments: literal kwargs, or a function of the role users (an object that must exist).
+Kwargs = dict[str, Any] | Callable[[dict[str, Any]], dict[str, Any]] | None
+
+
+def _admin_device(users: dict[str, Any]) -> dict[str, Any]:
+    # django-otp's device config view answers a missing pk with a 500, so name a real one.
+    return {"pk": TOTPDevice.objects.get(user=users["administrator"]).pk}
+
+
+# name: (kwargs, expected per role in ROLES order). GET requests, as a browser would make.
+# fmt: off
+MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
+    # name                          kwargs      anon         trader       risk         compliance   field        admin        admin_unverified
+    "home":                        (None,      (LOGIN,       200,         200,         200,         200,         200,         MFA_SETUP)),
+    "healthz":                     (None,      (200,         200,         200,         200,         200,         200,         200)),
+    "readyz":                      (None,      (200,         200,         200,         200,         200,         200,         200)),
+    "set_language":                (None,      (405,         405,         405,         405,         405,         405,         405)),
+    "accounts:login":              (None,      (200,         HOME,        HOME,        MFA_VERIFY,  HOME,        MFA_VERIFY,  MFA_SETUP)),
+    "accounts:logout":             (None,      (200,         200,         200,         200,         200,         200,         200)),
+    "accounts:mfa-setup":          (None,      (LOGIN,       200,         200,         MFA_MANAGE,  200,         MFA_MANAGE,  200)),
+    "accounts:mfa-verify":         (None,      (LOGIN,       MFA_SETUP,   MFA_SETUP,   HOME,        MFA_SETUP,   HOME,        MFA_SETUP)),
+    "accounts:mfa-manage":         (None,      (LOGIN,       MFA_SETUP,   MFA_SETUP,   200,         MFA_SETUP,   200,         MFA_SETUP)),
+    "accounts:mfa-backup-codes":   (None,      (405,         405,         405,         405,         405,         405,         MFA_SETUP)),
+    "accounts:mfa-remove":         (None,      (LOGIN,       MFA_SETUP,   MFA_SETUP,   200,         MFA_SETUP,   200,         MFA_SETUP)),
+    "accounts:api-tokens":         (None,      (LOGIN,       200,         200,         200,         200,         200,         MFA_SETUP)),
+    "accounts:api-token-revoke":   ({"token_id": 0},
+                                               (405,         405,         405,         405,         405,         405,         MFA_SETUP)),
+    "compliance:audit-trail":      (None,      (LOGIN,       403,         403,         200,         403,         200,         MFA_SETUP)),
+    "compliance:audit-verify":     (None,      (405,         405,         405,         405,         405,         405,         MFA_SETUP)),
+    "accounts-api:me":             (None,      (401,         200,         200,         200,         200,         200,         403)),
+    "accounts-api:tokens":         (None,      (403,         200,         200,         200,         200,         200,         403)),
+    "accounts-api:token-revoke":   ({"token_id": 0},
+                                               (403,         405,         405,         405,         405,         405,         403)),
+    "api-schema":                  (None,      (200,         200,         200,         200,         200,         200,         403)),
+    # The admin: OTPAdminSite admits verified staff only; everyone else meets its login form.
+    "admin:index":                 (None,      (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
+    "admin:login":                 (None,      (200,         200,         200,         200,         200,         ADMIN_INDEX, MFA_SETUP)),
+    "admin:logout":                (None,      (ADMIN_INDEX, ADMIN_INDEX, ADMIN_INDEX, ADMIN_INDEX, ADMIN_INDEX, 405,         MFA_SETUP)),
+    "admin:password_change":       (None,      (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
+    "admin:password_change_done":  (None,      (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
+    "admin:autocomplete":          (None,      (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:jsi18n":                (None,      (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
+    "admin:app_list":              ({"app_label": "auth"},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
+    "admin:view_on_site":          ({"content_type_id": 0, "object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404,         MFA_SETUP)),
+    "admin:otp_totp_totpdevice_config": (_admin_device,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
+    "admin:otp_totp_totpdevice_qrcode": (_admin_device,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
+    "admin:auth_user_password_change": ({"id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404,         MFA_SETUP)),
+    "admin:compliance_auditentry_verify": (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 405,         MFA_SETUP)),
+    # Read-only admins: lockout logs, API tokens (made by their owner) and the audit trail
+    # (append-only) refuse add, and the last two refuse delete, even to an administrator.
+    "admin:axes_accessattempt_add":       (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:axes_accesslog_add":           (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:axes_accessfailurelog_add":    (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:accounts_apitoken_add":        (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:accounts_apitoken_delete":     ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:compliance_auditentry_add":    (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:compliance_auditentry_delete": ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+}
+
+# Every registered ModelAdmin's own pages, by kind: the same gatekeeper (the admin site) for
+# all models, so one row per kind; a model whose admin differs gets its own row in MATRIX,
+# which wins. Object pages name an object that does not exist (pk 0): the admin sends a
+# verified administrator back to the index with a message.
+MODEL_ADMIN_MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
+    "changelist": (None,              (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
+    "add":        (None,              (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
+    "change":     ({"object_id": 0},  (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_INDEX, MFA_SETUP)),
+    "history":    ({"object_id": 0},  (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_INDEX, MFA_SETUP)),
+    "delete":     ({"object_id": 0},  (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_INDEX, MFA_SETUP)),
+}
+# fmt: on
+
+
+def _named_urls() -> list[str]:
+    """Every named URL of the project, as namespace:name."""
+    names: list[str] = []
+
+    def walk(resolver: URLResolver, namespace: str | None) -> None:
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                inner = namespace
+                if pattern.namespace:
+                    inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+                walk(pattern, inner)
+            elif isinstance(pattern, URLPattern) and pattern.name:
+                names.append(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+
+    walk(get_resolver(), None)
+    return names
+
+
+def _model_admin_kind(name: str) -> str | None:
+    """'change' for admin:<app>_<model>_change of a registered model, and so on; else None."""
+    for model in admin.site._registry:
+        prefix = f"admin:{model._meta.app_label}_{model._meta.model_name}_"
+        if name.startswith(prefix) and name.removeprefix(prefix) in MODEL_ADMIN_MATRIX:
+            return name.removeprefix(prefix)
+    return None
+
+
+def _expectation(name: str) -> tuple[Kwargs, tuple[Expected, ...]] | None:
+    if name in MATRIX:
+        return MATRIX[name]
+    kind = _model_admin_kind(name)
+    return MODEL_ADMIN_MATRIX[kind] if kind else None
+
+
+def _matches(response: Any, expected: Expected) -> bool:
+    if isinstance(expected, Redirect):
+        return (
+            response.status_code == 302
+            and urlsplit(response.headers["Location"]).path == expected.path
+        )
+    return response.status_code == expected
+
+
+def _describe(response: Any) -> str:
+    if response.status_code in (301, 302):
+        return f"{response.status_code} -> {urlsplit(response.headers['Location']).path}"
+    return str(response.status_code)
+
+
+@pytest.fixture
+def role_users(
+    trader, risk_manager, compliance_officer, field_operator, administrator, verified_client
+) -> dict[str, Any]:
+    unverified = UserFactory(
+        username="admin_unverified",
+        roles=[Role.ADMINISTRATOR],
+        is_staff=True,
+        is_superuser=True,
+    )
+    clients: dict[str, Client] = {"anonymous": Client()}
+    for role, user in (
+        ("trader", trader),
+        ("risk_manager", risk_manager),
+        ("field_operator", field_operator),
+        ("admin_unverified", unverified),
+    ):
+        clients[role] = Client()
+        clients[role].force_login(user)
+    clients["compliance_officer"] = verified_client(compliance_officer)
+    clients["administrator"] = verified_client(administrator)
+    return {"clients": clients, "administrator": administrator}
+
+
+def test_permission_matrix_covers_every_named_url() -> None:
+    uncovered = sorted(name for name in _named_urls() if _expectation(name) is None)
+    assert uncovered == [], f"Add these URL names to MATRIX in {__name__}: {uncovered}"
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_permission_matrix_role_gets_expected_status(role: str, role_users: dict) -> None:
+    client = role_users["clients"][role]
+    column = ROLES.index(role)
+    mismatches = []
+    for name in _named_urls():
+        expectation = _expectation(name)
+        if expectation is None:
+            continue  # reported by test_permission_matrix_covers_every_named_url
+        kwargs, row = expectation
+        if callable(kwargs):
+            kwargs = kwargs(role_users)
+        url = reverse(name, kwargs=kwargs)
+        response = client.get(url)
+        if not _matches(response, row[column]):
+            mismatches.append(f"{name} ({url}): got {_describe(response)}, table {row[column]}")
+    assert not mismatches, "\n".join(mismatches)
+
+
+def test_compliance_pages_refuse_trader(client: Client, trader) -> None:
+    client.force_login(trader)
+    response = client.get("/compliance/audit/")
+    assert response.status_code == 403
+    assert "Access denied" in response.text
+    assert 'class="error-code"><bdi>403</bdi>' in response.text
+
+
+def test_admin_unreachable_for_trader(client: Client, trader) -> None:
+    client.force_login(trader)
+    response = client.get("/admin/", follow=True)
+    assert response.redirect_chain == [("/admin/login/?next=/admin/", 302)]
+    # The admin's login form, never its index: no app list, no model links.
+    assert 'id="login-form"' in response.text
+    assert "/admin/auth/group/" not in response.text
+
+
+def test_home_shows_only_own_desks(client: Client, trader, desk_a, desk_b) -> None:
+    client.force_login(trader)
+    response = client.get("/")
+    assert response.status_code == 200
+    assert response.text.count("Power Europe") == 2  # the context bar and the desks table
+    assert "Gas US" not in response.text
+    assert "gas-us" not in response.text
+
+
+def test_home_shows_trader_cards_only(client: Client, trader) -> None:
+    client.force_login(trader)
+    text = client.get("/").text
+    assert "<h2>Trading</h2>" in text
+    assert "<h2>Risk</h2>" not in text
+    assert "<h2>Compliance</h2>" not in text
+    assert "/compliance/audit/" not in text
+    assert 'href="/admin/"' not in text
+
+
+def test_home_links_audit_trail_for_compliance_officer(verified_client, compliance_officer) -> None:
+    text = verified_client(compliance_officer).get("/").text
+    assert "<h2>Compliance</h2>" in text
+    assert 'href="/compliance/audit/"' in text
+    # Not staff: the admin would refuse them, so it is not offered.
+    assert 'href="/admin/"' not in text
+
+
+def test_home_links_admin_for_administrator(verified_client, administrator) -> None:
+    text = verified_client(administrator).get("/").text
+    assert 'href="/admin/"' in text
+    assert 'href="/compliance/audit/"' in text
+
+
+def test_home_shows_region_defaults(client: Client, trader) -> None:
+    client.force_login(trader)
+    text = client.get("/").text
+    assert "<dd><bdi>Europe/Brussels</bdi></dd>" in text
+    assert "<dd><bdi>EUR</bdi></dd>" in text
+    assert "European Union (MiFID II, REMIT)" in text
+
+
+def test_shell_has_csrf_header_live_region_and_post_logout(client: Client, trader) -> None:
+    client.force_login(trader)
+    text = client.get("/").text
+    assert 'hx-headers=\'{"X-CSRFToken": "' in text
+    assert (
+        '<aside id="live-notifications" class="live-notifications" hx-ext="ws" '
+        'ws-connect="/ws/notifications/"'
+    ) in text
+    assert '<form class="inline-form" method="post" action="/accounts/logout/">' in text
+    assert "<script>" not in text  # CSP: script-src 'self', vendored files only
+    assert "style=" not in text
+
+
+def test_shell_opens_no_socket_before_second_factor(client: Client, administrator) -> None:
+    client.force_login(administrator)
+    response = client.get("/accounts/mfa/setup/")
+    assert response.status_code == 200
+    assert "ws-connect" not in response.text
+
+
+def test_anonymous_is_redirected_to_login(client: Client) -> None:
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "/accounts/login/?next=/"
+
+
+def test_unknown_page_is_translated_404(client: Client, trader) -> None:
+    client.force_login(trader)
+    response = client.get("/no-such-page/")
+    assert response.status_code == 404
+    assert "Page not found" in response.text
+
+
+def test_static_assets_are_vendored(client: Client) -> None:
+    text = client.get("/accounts/login/").text
+    assert '<script src="/static/vendor/htmx-2.0.11.' in text
+    assert '<script src="/static/vendor/htmx-ext-ws-2.0.4.' in text
+    assert "https://" not in text.split("<body")[0]  # no CDN in <head>
