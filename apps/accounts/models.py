@@ -7,7 +7,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
-from django_otp.models import Device, ThrottlingMixin
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
 
 class Region(models.TextChoices):
@@ -148,7 +148,7 @@ class ApiToken(models.Model):
         return self.revoked_at is None and self.expires_at > now
 
 
-class BackupCodeDevice(ThrottlingMixin, Device):
+class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
     """One-time backup codes for a user's second factor, stored as keyed hashes.
 
     django_otp's own static device keeps its codes in plain text; this one keeps an HMAC-SHA256

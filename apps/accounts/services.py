@@ -23,7 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from apps.accounts.live import publish_after_commit, user_group
+from apps.accounts.live import disconnect_user_after_commit, publish_after_commit, user_group
 from apps.accounts.models import (
     BACKUP_CODE_ALPHABET,
     BACKUP_CODE_LENGTH,
@@ -397,11 +397,14 @@ def _role_msgids(names: Iterable[str]) -> list[str]:
 
 
 def _notify_account_changed(user: User, *, roles: list[str], desks: list[str]) -> None:
+    """Tell the user, then close their sockets: a socket keeps the desk groups it joined, so it
+    must reconnect to be judged again by the gatekeeper (htmx's ws extension reconnects)."""
     publish_after_commit(
         user_group(user.pk),
         "live/account_changed.html",
         {"roles": _role_msgids(roles), "desks": desks},
     )
+    disconnect_user_after_commit(user.pk)
 
 
 def user_save(
@@ -471,6 +474,8 @@ def user_save(
             if access_changed:
                 desk_names = list(user.desks.order_by("name").values_list("name", flat=True))
                 _notify_account_changed(user, roles=after_roles, desks=desk_names)
+            elif before_fields["is_active"] and not user.is_active:
+                disconnect_user_after_commit(user.pk)
     return user
 
 

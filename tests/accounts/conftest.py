@@ -16,6 +16,12 @@ from apps.accounts.live import user_group
 from apps.compliance.models import AuditEntry
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Sign-ins are many here; a deliberately slow hash would only slow the tests down."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def totp_code(device: TOTPDevice, steps_ahead: int = 0) -> str:
     """The code the user's app shows now (or `steps_ahead` time steps later): computed from the
     device's key, as a phone would. A code is accepted once, so a second verification in the
@@ -43,7 +49,9 @@ def verified_client(user: Any) -> Client:
 
 
 def audit_actions(**filters: Any) -> list[str]:
-    return list(AuditEntry.objects.filter(**filters).order_by("seq").values_list("action", flat=True))
+    return list(
+        AuditEntry.objects.filter(**filters).order_by("seq").values_list("action", flat=True)
+    )
 
 
 class LiveListener:

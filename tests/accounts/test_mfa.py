@@ -1,0 +1,297 @@
+import re
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.test import Client
+from django.utils import timezone
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.accounts.models import BackupCode, BackupCodeDevice, backup_code_hashes
+from apps.compliance.models import AuditEntry
+from tests.accounts.conftest import confirmed_device, totp_code, verified_client
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.django_db
+
+SETUP = "/accounts/mfa/setup/"
+VERIFY = "/accounts/mfa/verify/"
+CODE_RE = re.compile(rb"<li><code>([a-z2-9]{5}-[a-z2-9]{5})</code></li>")
+
+
+def _sign_in(client: Client, username: str) -> None:
+    response = client.post("/accounts/login/", {"username": username, "password": PASSWORD})
+    assert response.status_code == 302
+
+
+def _enrol(client: Client, user) -> list[str]:
+    """Go through the enrolment page as a user would; return the backup codes shown."""
+    page = client.get(SETUP)
+    assert page.status_code == 200
+    device = TOTPDevice.objects.get(user=user, confirmed=False)
+    response = client.post(SETUP, {"code": totp_code(device)})
+    assert response.status_code == 200
+    codes = [code.decode() for code in CODE_RE.findall(response.content)]
+    assert len(codes) == 10
+    return codes
+
+
+def test_admin_without_device_cannot_reach_admin_and_is_sent_to_setup(client, administrator):
+    _sign_in(client, "admin")
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == SETUP
+    assert client.get("/").status_code == 302
+
+
+def test_admin_with_unverified_device_is_sent_to_verification(client, administrator):
+    confirmed_device(administrator)
+    _sign_in(client, "admin")
+    response = client.get("/admin/")
+    assert response.status_code == 302
+    # MFARequiredMiddleware sends to the page itself (it does not carry ?next=).
+    assert response["Location"] == VERIFY
+
+
+def test_admin_with_verified_totp_code_reaches_admin(client, administrator):
+    device = confirmed_device(administrator)
+    _sign_in(client, "admin")
+    response = client.post(VERIFY, {"code": totp_code(device), "next": "/admin/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/"
+    assert client.session[DEVICE_ID_SESSION_KEY] == device.persistent_id
+    assert client.get("/admin/").status_code == 200
+
+
+def test_compliance_officer_is_sent_to_setup_until_enrolled(client, compliance_officer):
+    _sign_in(client, "compliance")
+    assert client.get("/compliance/audit/")["Location"] == SETUP
+    api = client.get("/api/v1/me/")
+    assert api.status_code == 403
+    assert api.json() == {"detail": "A verified second factor is required."}
+
+
+def test_setup_page_shows_qr_code_as_data_uri_and_the_secret(client, trader):
+    client.force_login(trader)
+    response = client.get(SETUP)
+    assert response.status_code == 200
+    device = TOTPDevice.objects.get(user=trader, confirmed=False)
+    assert b'src="data:image/svg+xml' in response.content
+    secret = response.context["secret"].replace(" ", "")
+    from base64 import b32encode
+
+    assert secret == b32encode(device.bin_key).decode().rstrip("=")
+    assert b"<script" not in response.content.split(b"</head>")[1]
+    assert b"style=" not in response.content
+    # Reloading shows the same pending device, not a new secret.
+    client.get(SETUP)
+    assert TOTPDevice.objects.filter(user=trader).count() == 1
+
+
+def test_setup_confirms_device_shows_backup_codes_once_and_audits(client, administrator):
+    _sign_in(client, "admin")
+    codes = _enrol(client, administrator)
+    device = TOTPDevice.objects.get(user=administrator)
+    assert device.confirmed
+    # The session is verified by the confirmation: the admin opens at once.
+    assert client.get("/admin/").status_code == 200
+    # Codes are stored as keyed hashes, never in plain text.
+    stored = set(BackupCode.objects.values_list("code_hash", flat=True))
+    assert stored == {backup_code_hashes(code.replace("-", ""))[0] for code in codes}
+    assert not any(code.replace("-", "") in hashed for code in codes for hashed in stored)
+    # Shown once: the setup page now redirects to the settings page, which shows no codes.
+    again = client.get(SETUP)
+    assert again.status_code == 302
+    assert again["Location"] == "/accounts/mfa/"
+    manage = client.get("/accounts/mfa/")
+    assert manage.status_code == 200
+    assert not CODE_RE.findall(manage.content)
+    entry = AuditEntry.objects.get(action="accounts.mfa_device_confirmed")
+    assert entry.actor_id == administrator.pk
+    assert entry.payload == {"device": "totp", "backup_codes": 10}
+
+
+def test_setup_with_wrong_code_gives_form_error_and_leaves_device_unconfirmed(client, trader):
+    client.force_login(trader)
+    client.get(SETUP)
+    device = TOTPDevice.objects.get(user=trader)
+    wrong = f"{(int(totp_code(device)) + 1) % 1_000_000:06d}"
+    response = client.post(SETUP, {"code": wrong})
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "code": ["That code is not valid. Check your app and try again."]
+    }
+    device.refresh_from_db()
+    assert not device.confirmed
+    assert device.throttling_failure_count == 1
+    assert not BackupCodeDevice.objects.filter(user=trader).exists()
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("", "This field is required."),
+        ("12ab56", "Enter the 6-digit code your app shows."),
+        ("123", "Enter the 6-digit code your app shows."),
+    ],
+)
+def test_setup_with_malformed_code_gives_form_error(client, trader, code, message):
+    client.force_login(trader)
+    response = client.post(SETUP, {"code": code})
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"code": [message]}
+
+
+def test_setup_throttles_after_a_wrong_code(client, trader):
+    client.force_login(trader)
+    client.get(SETUP)
+    device = TOTPDevice.objects.get(user=trader)
+    client.post(SETUP, {"code": "000000" if totp_code(device) != "000000" else "111111"})
+    # Even the right code is refused while the back-off lasts (1 s after one failure).
+    response = client.post(SETUP, {"code": totp_code(device)})
+    errors = response.context["form"].errors["code"]
+    assert len(errors) == 1
+    assert errors[0].startswith("Too many wrong codes. Try again in ")
+
+
+def test_verify_with_wrong_code_gives_form_error(client, administrator):
+    device = confirmed_device(administrator)
+    _sign_in(client, "admin")
+    wrong = f"{(int(totp_code(device)) + 500_000) % 1_000_000:06d}"
+    response = client.post(VERIFY, {"code": wrong})
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"code": ["That code is not valid."]}
+    assert client.get("/admin/").status_code == 302
+
+
+@pytest.mark.parametrize("code", ["", "abc", "12345", "not-a-backup-code!"])
+def test_verify_with_malformed_code_gives_form_error(client, administrator, code):
+    confirmed_device(administrator)
+    _sign_in(client, "admin")
+    response = client.post(VERIFY, {"code": code})
+    assert response.status_code == 200
+    assert list(response.context["form"].errors) == ["code"]
+
+
+def test_backup_code_works_once_only(administrator):
+    enrol_client = Client()
+    _sign_in(enrol_client, "admin")
+    codes = _enrol(enrol_client, administrator)
+
+    first = Client()
+    _sign_in(first, "admin")
+    response = first.post(VERIFY, {"code": codes[3].upper().replace("-", " ")})
+    assert response.status_code == 302
+    assert first.get("/admin/").status_code == 200
+
+    second = Client()
+    _sign_in(second, "admin")
+    response = second.post(VERIFY, {"code": codes[3]})
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"code": ["That code is not valid."]}
+    assert second.get("/admin/").status_code == 302
+
+    used = AuditEntry.objects.get(action="accounts.mfa_backup_code_used")
+    assert used.actor_id == administrator.pk
+    assert used.payload == {"remaining": 9}
+
+
+def test_verify_with_totp_after_enrolment_in_a_new_session(administrator):
+    enrol_client = Client()
+    _sign_in(enrol_client, "admin")
+    _enrol(enrol_client, administrator)
+    device = TOTPDevice.objects.get(user=administrator)
+    client = Client()
+    _sign_in(client, "admin")
+    # The enrolment used this time step's code; an app code is accepted once, so the next step's.
+    response = client.post(VERIFY, {"code": totp_code(device, steps_ahead=1)})
+    assert response.status_code == 302
+    assert client.get("/admin/").status_code == 200
+
+
+def test_regenerate_backup_codes_replaces_the_old_ones_and_audits(administrator):
+    client = Client()
+    _sign_in(client, "admin")
+    old_codes = _enrol(client, administrator)
+    response = client.post("/accounts/mfa/backup-codes/")
+    assert response.status_code == 200
+    new_codes = [code.decode() for code in CODE_RE.findall(response.content)]
+    assert len(new_codes) == 10
+    assert not set(new_codes) & set(old_codes)
+    assert BackupCode.objects.filter(device__user=administrator).count() == 10
+
+    other = Client()
+    _sign_in(other, "admin")
+    refused = other.post(VERIFY, {"code": old_codes[0]})
+    assert refused.context["form"].errors == {"code": ["That code is not valid."]}
+    # That failure started a one-second back-off; let it pass rather than sleep.
+    BackupCodeDevice.objects.filter(user=administrator).update(
+        throttling_failure_timestamp=timezone.now() - timedelta(seconds=2)
+    )
+    assert other.post(VERIFY, {"code": new_codes[0]}).status_code == 302
+    entry = AuditEntry.objects.get(action="accounts.mfa_backup_codes_regenerated")
+    assert entry.payload == {"backup_codes": 10}
+
+
+def test_regenerate_needs_a_verified_session(client, administrator):
+    confirmed_device(administrator)
+    _sign_in(client, "admin")
+    response = client.post("/accounts/mfa/backup-codes/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(VERIFY)
+    assert not BackupCode.objects.exists()
+
+
+def test_regenerate_by_get_is_not_allowed(administrator):
+    client = verified_client(administrator)
+    assert client.get("/accounts/mfa/backup-codes/").status_code == 405
+
+
+def test_remove_device_needs_verified_session(client, trader):
+    confirmed_device(trader)
+    client.force_login(trader)
+    response = client.post("/accounts/mfa/remove/")
+    assert response.status_code == 302
+    assert response["Location"].startswith(VERIFY)
+    assert TOTPDevice.objects.filter(user=trader).count() == 1
+
+
+def test_remove_device_removes_app_and_codes_and_audits(administrator):
+    client = Client()
+    _sign_in(client, "admin")
+    _enrol(client, administrator)
+    assert client.get("/accounts/mfa/remove/").status_code == 200
+    response = client.post("/accounts/mfa/remove/")
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=administrator).exists()
+    assert not BackupCodeDevice.objects.filter(user=administrator).exists()
+    assert not BackupCode.objects.exists()
+    # An administrator must enrol again before anything else.
+    assert client.get("/admin/")["Location"] == SETUP
+    entry = AuditEntry.objects.get(action="accounts.mfa_device_removed")
+    assert entry.actor_id == administrator.pk
+    assert len(entry.payload["totp_devices"]) == 1
+    assert len(entry.payload["backup_code_devices"]) == 1
+
+
+def test_verify_page_without_device_sends_to_setup(client, trader):
+    client.force_login(trader)
+    assert client.get(VERIFY)["Location"] == SETUP
+
+
+def test_verify_next_must_stay_on_this_site(client, administrator):
+    device = confirmed_device(administrator)
+    _sign_in(client, "admin")
+    response = client.post(VERIFY, {"code": totp_code(device), "next": "https://evil.example/"})
+    assert response.status_code == 302
+    assert response["Location"] == "/"
+
+
+def test_mfa_pages_need_sign_in(client):
+    for url in (SETUP, VERIFY, "/accounts/mfa/", "/accounts/mfa/remove/"):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith(
+            settings.LOGIN_URL.replace("accounts:", "/accounts/")
+        )
