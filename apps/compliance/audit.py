@@ -126,17 +126,31 @@ def _object_reference(obj: models.Model | tuple[str, object] | None) -> tuple[st
     return obj._meta.label_lower, str(obj.pk)
 
 
-def _lock_chain_head() -> None:
-    """Serialise appenders until the surrounding transaction ends.
+def _lock_and_read_head() -> tuple[int, str] | None:
+    """Serialise appenders until the surrounding transaction ends; return the head (seq, hash).
 
     Two writers that both read the head before either inserts would fork the chain. On
-    PostgreSQL a transaction-scoped advisory lock orders them; the head is read by the *next*
-    statement, whose snapshot is taken after the lock is granted. SQLite transactions already
-    take the database write lock when they begin (transaction_mode IMMEDIATE in settings).
+    PostgreSQL a transaction-scoped advisory lock orders them, and the head must be read by a
+    statement that *starts after* the lock is granted: under READ COMMITTED each statement
+    takes its snapshot when it starts, so a single "lock and read" statement could read a head
+    that the previous lock holder has since replaced. The two statements travel in one simple
+    query (one round trip; the lock key is a constant, no parameters), and PostgreSQL still runs
+    them one after the other, each with its own snapshot.
+
+    SQLite transactions take the database write lock when they begin (transaction_mode
+    IMMEDIATE in settings), so a plain read is already serialised there.
     """
     if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(AuditEntry._meta.db_table)
         with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CHAIN_LOCK_KEY])
+            cursor.execute(
+                f"SELECT pg_advisory_xact_lock({int(_CHAIN_LOCK_KEY)}); "  # noqa: S608 - constants
+                f"SELECT seq, hash FROM {table} ORDER BY seq DESC LIMIT 1"
+            )
+            cursor.nextset()
+            row = cursor.fetchone()
+        return (row[0], row[1]) if row else None
+    return AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
 
 
 def audit_append(
@@ -159,8 +173,7 @@ def audit_append(
     actor_id = actor.pk if is_user else None
     actor_label = actor.get_username() if is_user else "system"
     with transaction.atomic(savepoint=False):
-        _lock_chain_head()
-        head = AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
+        head = _lock_and_read_head()
         seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
         created_at = timezone.now()
         request_id = current_request_id()
