@@ -138,6 +138,8 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Workers log through LOGGING below (JSON lines with the task's request id), not Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- Authentication, MFA, lockout --------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -63,6 +63,7 @@ def celery_worker(transactional_db) -> Iterator[Worker]:
         "DJANGO_SETTINGS_MODULE": "qenergyz.settings",
         "DATABASE_URL": _database_url(),
         "CELERY_BROKER_URL": broker_url,
+        "DEBUG": "1",  # the plain log format, "[request id]" in each line
         "DB_CONN_MAX_AGE": "0",  # no connection left open on the test database afterwards
     }
     with tempfile.TemporaryDirectory() as tmp:
@@ -117,6 +118,11 @@ def test_celery_worker_runs_audit_verification_with_the_publishers_request_id(ce
             time.sleep(0.2)
     assert entry is not None, f"no audit.verified entry; worker output:\n{celery_worker.output()}"
     assert entry.request_id == "celery-req-000001", celery_worker.output()
+    # The worker's own log line for the task carries the id too (the plain DEBUG format).
+    assert (
+        "celery.app.trace [celery-req-000001] Task apps.compliance.tasks.audit_verify_chain["
+        in (celery_worker.output())
+    )
     assert (entry.actor_id, entry.actor_label) == (None, "system")
     assert entry.payload == {
         "ok": True,
