@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from apps.accounts import urls as account_urls
 from apps.accounts import views as account_views
 from apps.compliance import urls as compliance_urls
+from apps.trading import urls as trading_urls
 from qenergyz import health
 
 handler400 = "apps.accounts.views.bad_request"
@@ -24,5 +25,6 @@ urlpatterns = [
     # Each app's urls.py names its pages (`urlpatterns`) and its API (`api_urlpatterns`).
     path("api/v1/", include((account_urls.api_urlpatterns, "accounts-api"))),
     path("api/v1/", include((compliance_urls.api_urlpatterns, "compliance-api"))),
+    path("api/v1/", include((trading_urls.api_urlpatterns, "trading-api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

@@ -1,0 +1,208 @@
+from django.contrib import admin, messages
+from django.db.models import Count, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
+
+from apps.trading.calendars import holiday_calendar_load
+from apps.trading.models import (
+    Book,
+    Commodity,
+    Counterparty,
+    HolidayCalendar,
+    HolidayDate,
+    LegalEntity,
+    Market,
+    MasterAgreement,
+    Unit,
+    UnitConversion,
+)
+
+
+@admin.register(Commodity)
+class CommodityAdmin(TranslationAdmin):
+    list_display = ["code", "name"]
+    search_fields = ["code", "name_en", "name_ar"]
+
+
+@admin.register(Unit)
+class UnitAdmin(TranslationAdmin):
+    list_display = ["code", "name", "dimension"]
+    list_filter = ["dimension"]
+    search_fields = ["code", "name_en", "name_ar"]
+
+
+@admin.register(UnitConversion)
+class UnitConversionAdmin(admin.ModelAdmin):
+    list_display = ["from_unit", "factor", "to_unit", "commodity"]
+    list_filter = ["commodity", "from_unit", "to_unit"]
+    list_select_related = ["from_unit", "to_unit", "commodity"]
+    autocomplete_fields = ["from_unit", "to_unit", "commodity"]
+
+
+class HolidayDateInline(TranslationTabularInline):
+    model = HolidayDate
+    fields = ["date", "name", "loaded"]
+    readonly_fields = ["loaded"]
+    extra = 0
+    ordering = ["-date"]
+
+
+@admin.register(HolidayCalendar)
+class HolidayCalendarAdmin(TranslationAdmin):
+    list_display = ["code", "name", "source", "holiday_count"]
+    list_filter = ["source"]
+    search_fields = ["code", "name_en", "name_ar"]
+    inlines = [HolidayDateInline]
+    actions = ["reload_from_source"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[HolidayCalendar]:
+        return super().get_queryset(request).annotate(holiday_count=Count("dates"))
+
+    @admin.display(description=_("holidays"), ordering="holiday_count")
+    def holiday_count(self, calendar: HolidayCalendar) -> int:
+        return calendar.holiday_count
+
+    @admin.action(description=_("Reload the selected calendars from their source"))
+    def reload_from_source(self, request: HttpRequest, queryset: QuerySet[HolidayCalendar]) -> None:
+        # The seed's span: six years back for history, four ahead for forward contracts.
+        year = timezone.now().year
+        years = range(year - 6, year + 5)
+        calendars = [calendar for calendar in queryset if calendar.source]
+        for calendar in calendars:
+            holiday_calendar_load(calendar=calendar, years=years)
+        self.message_user(
+            request,
+            ngettext(
+                "%(count)d calendar reloaded for %(first)d–%(last)d.",
+                "%(count)d calendars reloaded for %(first)d–%(last)d.",
+                len(calendars),
+            )
+            % {"count": len(calendars), "first": years[0], "last": years[-1]},
+            messages.SUCCESS,
+        )
+
+
+@admin.register(HolidayDate)
+class HolidayDateAdmin(TranslationAdmin):
+    list_display = ["date", "name", "calendar", "loaded"]
+    list_filter = ["calendar", "loaded"]
+    list_select_related = ["calendar"]
+    search_fields = ["name_en", "name_ar"]
+    date_hierarchy = "date"
+
+
+@admin.register(Market)
+class MarketAdmin(TranslationAdmin):
+    list_display = [
+        "code",
+        "name",
+        "commodity",
+        "time_zone",
+        "price_unit",
+        "holiday_calendar",
+        "day_start_hour",
+        "tick_size",
+        "lot_size",
+    ]
+    list_filter = ["commodity", "currency", "holiday_calendar"]
+    list_select_related = ["commodity", "quotation_unit", "holiday_calendar"]
+    search_fields = ["code", "name_en", "name_ar"]
+    fieldsets = [
+        (None, {"fields": ["code", "name", "commodity"]}),
+        (
+            _("Price"),
+            {"fields": ["currency", "quote_scale", "quotation_unit", "tick_size", "lot_size"]},
+        ),
+        (
+            _("Calendar"),
+            {
+                "fields": [
+                    "time_zone",
+                    "holiday_calendar",
+                    "day_start_hour",
+                    "day_start_zone",
+                    "expiry_rule",
+                ]
+            },
+        ),
+        (
+            _("Peak hours"),
+            {
+                "fields": [
+                    "peak_weekdays",
+                    "peak_start_hour",
+                    "peak_end_hour",
+                    "peak_holiday_calendar",
+                ]
+            },
+        ),
+    ]
+
+    @admin.display(description=_("price unit"))
+    def price_unit(self, market: Market) -> str:
+        return market.price_unit_label
+
+
+@admin.register(LegalEntity)
+class LegalEntityAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "lei", "country", "jurisdiction"]
+    list_filter = ["jurisdiction", "country"]
+    search_fields = ["code", "name", "lei"]
+
+
+@admin.register(Book)
+class BookAdmin(admin.ModelAdmin):
+    list_display = ["code", "name", "desk", "legal_entity"]
+    list_filter = ["desk", "legal_entity"]
+    list_select_related = ["desk", "legal_entity"]
+    search_fields = ["code", "name"]
+
+
+class MasterAgreementInline(admin.TabularInline):
+    model = MasterAgreement
+    fields = [
+        "kind",
+        "legal_entity",
+        "signed_on",
+        "netting",
+        "collateral_threshold",
+        "collateral_currency",
+    ]
+    extra = 0
+
+
+@admin.register(Counterparty)
+class CounterpartyAdmin(admin.ModelAdmin):
+    list_display = [
+        "short_code",
+        "legal_name",
+        "lei",
+        "country",
+        "sector",
+        "kyc_status",
+        "kyc_expires_on",
+        "credit_limit",
+        "credit_currency",
+        "internal_entity",
+    ]
+    list_filter = [
+        "kyc_status",
+        "sector",
+        "country",
+        ("internal_entity", admin.EmptyFieldListFilter),
+    ]
+    list_select_related = ["internal_entity"]
+    search_fields = ["short_code", "legal_name", "lei"]
+    readonly_fields = ["created_at", "updated_at"]
+    inlines = [MasterAgreementInline]
+
+
+@admin.register(MasterAgreement)
+class MasterAgreementAdmin(admin.ModelAdmin):
+    list_display = ["counterparty", "legal_entity", "kind", "signed_on", "netting"]
+    list_filter = ["kind", "netting", "legal_entity"]
+    list_select_related = ["counterparty", "legal_entity"]
+    search_fields = ["counterparty__short_code", "counterparty__legal_name"]

@@ -1,0 +1,122 @@
+from datetime import date
+from decimal import Decimal
+
+import factory
+
+from apps.accounts.models import Jurisdiction
+from apps.trading.lei import lei_check_digits
+from apps.trading.models import (
+    AgreementKind,
+    Book,
+    Commodity,
+    Counterparty,
+    Dimension,
+    HolidayCalendar,
+    KycStatus,
+    LegalEntity,
+    Market,
+    MasterAgreement,
+    Sector,
+    Unit,
+)
+from tests.factories import DeskFactory
+
+
+def make_lei(n: int) -> str:
+    """A valid, fictitious LEI (prefix QZ99, used by no issuer)."""
+    base = f"QZ9900TEST{n:08d}"
+    return base + lei_check_digits(base)
+
+
+class CommodityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Commodity
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"commodity-{n}")
+    name_en = factory.Sequence(lambda n: f"Commodity {n}")
+
+
+class UnitFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Unit
+        django_get_or_create = ("code",)
+
+    code = "MWh"
+    name_en = "megawatt hour"
+    dimension = Dimension.ENERGY
+
+
+class HolidayCalendarFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = HolidayCalendar
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"calendar-{n}")
+    name_en = factory.Sequence(lambda n: f"Calendar {n}")
+
+
+class MarketFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Market
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"market-{n}")
+    name_en = factory.Sequence(lambda n: f"Market {n}")
+    commodity = factory.SubFactory(CommodityFactory, code="power", name_en="Power")
+    time_zone = "Europe/Berlin"
+    currency = "EUR"
+    quotation_unit = factory.SubFactory(UnitFactory)
+    holiday_calendar = factory.SubFactory(HolidayCalendarFactory)
+    tick_size = Decimal("0.01")
+    lot_size = Decimal("1")
+
+
+class LegalEntityFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LegalEntity
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"entity-{n}")
+    name = factory.Sequence(lambda n: f"Entity {n} B.V.")
+    lei = factory.Sequence(lambda n: make_lei(50_000 + n))
+    country = "NL"
+    jurisdiction = Jurisdiction.MIFID_REMIT
+
+
+class BookFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Book
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"BOOK-{n}")
+    name = factory.Sequence(lambda n: f"Book {n}")
+    desk = factory.SubFactory(DeskFactory)
+    legal_entity = factory.SubFactory(LegalEntityFactory)
+
+
+class CounterpartyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Counterparty
+        django_get_or_create = ("short_code",)
+
+    legal_name = factory.Sequence(lambda n: f"Counterparty {n} GmbH")
+    short_code = factory.Sequence(lambda n: f"CP{n:04d}")
+    lei = factory.Sequence(make_lei)
+    country = "DE"
+    sector = Sector.UTILITY
+    kyc_status = KycStatus.APPROVED
+    kyc_expires_on = date(2027, 12, 31)
+    credit_limit = Decimal("1000000.00")
+    credit_currency = "EUR"
+
+
+class MasterAgreementFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = MasterAgreement
+
+    kind = AgreementKind.EFET
+    counterparty = factory.SubFactory(CounterpartyFactory)
+    legal_entity = factory.SubFactory(LegalEntityFactory)
+    signed_on = date(2024, 1, 15)
+    netting = True
