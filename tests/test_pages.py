@@ -84,6 +84,14 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
     "accounts-api:tokens":         (None,      (403,         200,         200,         200,         200,         200,         403)),
     "accounts-api:token-revoke":   ({"token_id": 0},
                                                (403,         405,         405,         405,         405,         405,         403)),
+    # Reference data: readable with a trading, risk or compliance role only (HasTradingRole);
+    # an administrator without one of those roles is refused too.
+    "trading-api:counterparty-list": (None,    (401,         200,         200,         200,         403,         403,         403)),
+    "trading-api:counterparty-detail": ({"pk": 0},
+                                               (401,         404,         404,         404,         403,         403,         403)),
+    "trading-api:market-list":     (None,      (401,         200,         200,         200,         403,         403,         403)),
+    "trading-api:market-detail":   ({"code": "no-such-market"},
+                                               (401,         404,         404,         404,         403,         403,         403)),
     "api-schema":                  (None,      (200,         200,         200,         200,         200,         200,         403)),
     # The admin: OTPAdminSite admits verified staff only; everyone else meets its login form.
     "admin:index":                 (None,      (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
