@@ -1,14 +1,17 @@
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
+from rest_framework.generics import ListAPIView
 from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import services
+from apps.accounts.models import ApiToken
 from apps.accounts.serializers import (
     ApiTokenCreatedSerializer,
     ApiTokenCreateSerializer,
@@ -29,19 +32,17 @@ class ApiTokenPagination(CursorPagination):
     ordering = "-id"  # ids only grow: newest first, stable under inserts
 
 
-class ApiTokenListCreateView(APIView):
+class ApiTokenListCreateView(ListAPIView):
     """The caller's own API tokens. Managed with a signed-in session only: a token cannot mint
     or list tokens, so a leaked token cannot outlive its own revocation."""
 
     authentication_classes = [SessionAuthentication]
+    serializer_class = ApiTokenSerializer
+    pagination_class = ApiTokenPagination
+    filter_backends: list = []
 
-    @extend_schema(responses=ApiTokenSerializer(many=True))
-    def get(self, request: Request) -> Response:
-        paginator = ApiTokenPagination()
-        page = paginator.paginate_queryset(
-            services.api_tokens_for_user(request.user), request, view=self
-        )
-        return paginator.get_paginated_response(ApiTokenSerializer(page, many=True).data)
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        return services.api_tokens_for_user(self.request.user)
 
     @extend_schema(
         request=ApiTokenCreateSerializer,

@@ -6,6 +6,7 @@ schedules side effects (live notifications) with `transaction.on_commit`.
 
 import hashlib
 import hmac
+import re
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import QuerySet
 from django.http import Http404, HttpRequest
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
@@ -93,7 +95,7 @@ def login_record(*, user: User, request: HttpRequest | None) -> None:
 
 def login_failed_record(*, username: str, request: HttpRequest | None) -> None:
     """A failed sign-in. The username may name nobody; the actor is never the account's owner."""
-    username = str(username or "")[:150]
+    username = str(username or "").replace("\x00", "")[:150]
     target = User.objects.filter(username=username).first() if username else None
     audit_append(
         actor=None,
@@ -104,7 +106,7 @@ def login_failed_record(*, username: str, request: HttpRequest | None) -> None:
 
 
 def lockout_record(*, username: str, request: HttpRequest | None) -> None:
-    username = str(username or "")[:150]
+    username = str(username or "").replace("\x00", "")[:150]
     target = User.objects.filter(username=username).first() if username else None
     audit_append(
         actor=None,
@@ -274,6 +276,9 @@ class ApiTokenError(Exception):
         self.message = message
 
 
+_PREFIX_RE = re.compile(r"[0-9a-f]{12}")  # secrets.token_hex(6), as api_token_create makes
+
+
 def _secret_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -333,7 +338,7 @@ def api_token_create(*, user: User, name: str, idempotency_key: str = "") -> New
     return NewApiToken(token, f"{prefix}.{secret}", True)
 
 
-def api_tokens_for_user(user: User) -> Any:
+def api_tokens_for_user(user: User) -> QuerySet[ApiToken]:
     return ApiToken.objects.filter(user=user)
 
 
@@ -364,7 +369,7 @@ def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
 def api_token_use(*, raw: str) -> ApiToken:
     """The active token `raw` ("<prefix>.<secret>") names, with its user; else ApiTokenError."""
     prefix, dot, secret = raw.partition(".")
-    if not dot or not prefix or not secret or len(prefix) > 16:
+    if not dot or not secret or not _PREFIX_RE.fullmatch(prefix):
         raise ApiTokenError(_("Malformed token. Send 'Authorization: Token <prefix>.<secret>'."))
     token = ApiToken.objects.select_related("user").filter(prefix=prefix).first()
     expected = token.secret_hash if token is not None else "0" * 64

@@ -2,6 +2,7 @@ import pytest
 from django.contrib.auth.models import Group
 
 from apps.accounts.models import Desk, Region, Role, User
+from apps.accounts.services import role_groups_ensure
 from apps.compliance.models import AuditEntry
 from tests.accounts.conftest import verified_client
 from tests.factories import DeskFactory, UserFactory
@@ -143,6 +144,7 @@ def test_admin_creates_user_through_the_service(administrator, desk_a):
 
 
 def test_admin_is_superuser_is_read_only_for_a_non_superuser_administrator(trader):
+    role_groups_ensure()  # the administrator's permissions come from the role group
     admin = UserFactory(username="plain-admin", roles=[Role.ADMINISTRATOR], is_staff=True)
     client = verified_client(admin)
     response = client.get(f"/admin/accounts/user/{trader.pk}/change/")

@@ -91,6 +91,18 @@ def test_revoked_token_is_refused_with_401(trader):
         ("Token nodot", "Malformed token. Send 'Authorization: Token <prefix>.<secret>'."),
         ("Token .secret", "Malformed token. Send 'Authorization: Token <prefix>.<secret>'."),
         ("Token abcdef012345.wrong-secret", "Invalid token."),
+        (
+            "Token ABCDEF012345.secret",
+            "Malformed token. Send 'Authorization: Token <prefix>.<secret>'.",
+        ),
+        (
+            "Token abc\x00def01234.secret",
+            "Malformed token. Send 'Authorization: Token <prefix>.<secret>'.",
+        ),
+        (
+            "Token abcdef0123456789abcdef.s",
+            "Malformed token. Send 'Authorization: Token <prefix>.<secret>'.",
+        ),
     ],
 )
 def test_malformed_or_unknown_token_is_refused_with_401(trader, header, detail):
@@ -226,3 +238,27 @@ def test_token_page_cannot_revoke_another_users_token(client, trader, other_desk
     assert client.post(f"/accounts/tokens/{theirs.pk}/revoke/").status_code == 404
     theirs.refresh_from_db()
     assert theirs.revoked_at is None
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "errors"),
+    [
+        (
+            "[]",
+            "application/json",
+            {"non_field_errors": ["Invalid data. Expected a dictionary, but got list."]},
+        ),
+        ("{not json", "application/json", None),
+        (
+            '{"name": "a\\u0000b"}',
+            "application/json",
+            {"name": ["Null characters are not allowed."]},
+        ),
+    ],
+)
+def test_token_create_with_malformed_body_is_400(trader, body, content_type, errors):
+    response = _session(trader).post(TOKENS, body, content_type=content_type)
+    assert response.status_code == 400
+    if errors is not None:
+        assert response.json() == errors
+    assert not ApiToken.objects.exists()
