@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import MaxValueValidator, RegexValidator
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -305,6 +305,7 @@ class Market(models.Model):
     day_start_hour = models.PositiveSmallIntegerField(
         _("trading day start hour"),
         default=0,
+        validators=[MaxValueValidator(23)],
         help_text=_("0 for power; 6 for the EU gas day; 9 (Central time) for the US gas day."),
     )
     day_start_zone = models.CharField(
@@ -323,10 +324,18 @@ class Market(models.Model):
         help_text=_("Monday = 0 … Sunday = 6; empty when the market has no peak product."),
     )
     peak_start_hour = models.PositiveSmallIntegerField(
-        _("peak start hour"), null=True, blank=True, help_text=_("Local, inclusive.")
+        _("peak start hour"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(24)],
+        help_text=_("Local, inclusive."),
     )
     peak_end_hour = models.PositiveSmallIntegerField(
-        _("peak end hour"), null=True, blank=True, help_text=_("Local, exclusive.")
+        _("peak end hour"),
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(24)],
+        help_text=_("Local, exclusive."),
     )
     peak_holiday_calendar = models.ForeignKey(
         HolidayCalendar,
@@ -397,8 +406,6 @@ class Market(models.Model):
 
     def clean(self) -> None:
         errors: dict[str, Any] = {}
-        if self.day_start_hour is not None and self.day_start_hour > 23:
-            errors["day_start_hour"] = _("The trading day starts at an hour from 0 to 23.")
         if (self.peak_start_hour is None) != (self.peak_end_hour is None):
             errors["peak_end_hour"] = _("Give both peak hours, or neither.")
         elif self.has_peak:
@@ -412,8 +419,11 @@ class Market(models.Model):
                     pass  # the field validator reports it
                 except PeriodError:
                     errors["peak_end_hour"] = _("Peak hours run from a start hour to a later end.")
-        elif self.peak_holiday_calendar_id is not None:
-            errors["peak_holiday_calendar"] = _("Only a market with peak hours has one.")
+        else:
+            if self.peak_weekdays:
+                errors["peak_start_hour"] = _("Peak weekdays need peak hours.")
+            if self.peak_holiday_calendar_id is not None:
+                errors["peak_holiday_calendar"] = _("Only a market with peak hours has one.")
         if errors:
             raise ValidationError(errors)
 

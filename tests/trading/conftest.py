@@ -1,5 +1,15 @@
 import pytest
 from django.core.management import call_command
+from django.utils import translation
+
+
+@pytest.fixture(autouse=True)
+def _english() -> None:
+    """Each test starts in English: a request in Arabic leaves its language active on the
+    thread (the middleware activates, nothing deactivates), which would leak into the next test.
+    """
+    with translation.override("en"):
+        yield
 
 
 @pytest.fixture

@@ -269,3 +269,18 @@ def test_market_admin_change_page_shows_arabic_and_english_names(seeded, adminis
     assert response.status_code == 200
     assert "الغاز الطبيعي TTF (هولندا)" in response.text
     assert 'name="name_ar"' in response.text
+
+
+def test_market_peak_weekdays_need_peak_hours_and_day_start_is_an_hour(db):
+    market = MarketFactory.build(
+        commodity=MarketFactory().commodity,
+        quotation_unit=MarketFactory().quotation_unit,
+        holiday_calendar=HolidayCalendarFactory(),
+        code="weekdays-only",
+        name_en="Weekdays only",
+        peak_weekdays=[0, 1, 2, 3, 4],
+        day_start_hour=24,
+    )
+    with pytest.raises(ValidationError) as error:
+        market.full_clean()
+    assert sorted(error.value.message_dict) == ["day_start_hour", "peak_start_hour"]
