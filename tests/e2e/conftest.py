@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import call_command
+from django.db import connections
 from django.test.testcases import _StaticFilesHandler
 from pytest_django.live_server_helper import LiveServer
 
@@ -60,6 +61,10 @@ def browser(chromium_executable: str) -> Iterator:
         )
         yield browser
         browser.close()
+        # Django keys connections by context; the ORM calls a test makes while Playwright's
+        # loop runs get their own connection, which would otherwise outlive the test and keep
+        # PostgreSQL from dropping the test database.
+        connections.close_all()
 
 
 @pytest.fixture
