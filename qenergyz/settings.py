@@ -190,6 +190,8 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Energy trading, risk and compliance.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The schema maps every endpoint: only signed-in users and token holders may read it.
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
 }
 
 # --- Internationalisation ----------------------------------------------------------------------

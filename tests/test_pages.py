@@ -92,7 +92,7 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
     "trading-api:market-list":     (None,      (401,         200,         200,         200,         403,         403,         403)),
     "trading-api:market-detail":   ({"code": "no-such-market"},
                                                (401,         404,         404,         404,         403,         403,         403)),
-    "api-schema":                  (None,      (200,         200,         200,         200,         200,         200,         403)),
+    "api-schema":                  (None,      (401,         200,         200,         200,         200,         200,         403)),
     # The admin: OTPAdminSite admits verified staff only; everyone else meets its login form.
     "admin:index":                 (None,      (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
     "admin:login":                 (None,      (200,         200,         200,         200,         200,         ADMIN_INDEX, MFA_SETUP)),

@@ -1,4 +1,5 @@
 from collections.abc import Callable
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -33,8 +34,8 @@ class UserPreferencesMiddleware:
 
 
 class MFARequiredMiddleware:
-    """Administrators, compliance officers and staff reach nothing but the MFA pages (and
-    logout) until their session is verified with a second factor."""
+    """Users who need a second factor (permissions.mfa_required) reach nothing but the MFA
+    pages (and logout) until their session is verified with one."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -66,7 +67,9 @@ class MFARequiredMiddleware:
     def _refuse(request: HttpRequest, user: object) -> HttpResponse:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": _("A verified second factor is required.")}, status=403)
-        target = reverse("accounts:mfa-verify" if user_has_device(user) else "accounts:mfa-setup")
+        page = "accounts:mfa-verify" if user_has_device(user) else "accounts:mfa-setup"
+        # Come back to where the user was going once verified (the MFA views check `next`).
+        target = f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}"
         if getattr(request, "htmx", False):
             response = HttpResponse(status=204)
             response["HX-Redirect"] = target

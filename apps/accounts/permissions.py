@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import Http404, HttpRequest, HttpResponse
+from django_otp import user_has_device
 
 from apps.accounts.models import Desk, Role, User
 
@@ -35,7 +36,11 @@ def has_role(user: Any, *roles: str) -> bool:
 
 
 def mfa_required(user: Any) -> bool:
-    return bool(user_roles(user) & MFA_REQUIRED_ROLES) or bool(getattr(user, "is_staff", False))
+    """Administrators, compliance officers and staff always; anyone else once they have
+    enrolled a device (a second factor that can be skipped protects nothing)."""
+    if user_roles(user) & MFA_REQUIRED_ROLES or getattr(user, "is_staff", False):
+        return True
+    return user_has_device(user, confirmed=True)
 
 
 def role_required(*roles: str) -> Callable:

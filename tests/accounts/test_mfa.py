@@ -10,7 +10,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.models import BackupCode, BackupCodeDevice, backup_code_hashes
 from apps.compliance.models import AuditEntry
-from tests.accounts.conftest import confirmed_device, totp_code, verified_client
+from tests.accounts.conftest import confirmed_device, totp_code
+from tests.conftest import login_verified
 from tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +42,7 @@ def test_admin_without_device_cannot_reach_admin_and_is_sent_to_setup(client, ad
     _sign_in(client, "admin")
     response = client.get("/admin/")
     assert response.status_code == 302
-    assert response["Location"] == SETUP
+    assert response["Location"] == SETUP + "?next=%2Fadmin%2F"
     assert client.get("/").status_code == 302
 
 
@@ -50,8 +51,29 @@ def test_admin_with_unverified_device_is_sent_to_verification(client, administra
     _sign_in(client, "admin")
     response = client.get("/admin/")
     assert response.status_code == 302
-    # MFARequiredMiddleware sends to the page itself (it does not carry ?next=).
-    assert response["Location"] == VERIFY
+    assert response["Location"] == VERIFY + "?next=%2Fadmin%2F"
+
+
+def test_verified_admin_returns_to_the_page_they_asked_for(client, administrator):
+    device = confirmed_device(administrator)
+    _sign_in(client, "admin")
+    asked = client.get("/admin/accounts/user/")
+    response = client.post(asked["Location"], {"code": totp_code(device)})
+    assert response.status_code == 302
+    assert response["Location"] == "/admin/accounts/user/"
+
+
+def test_trader_who_enrolled_must_verify_like_everyone_with_a_device(client, trader):
+    confirmed_device(trader)
+    _sign_in(client, "trader")
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"] == VERIFY + "?next=%2F"
+
+
+def test_trader_without_device_is_not_asked_for_a_second_factor(client, trader):
+    _sign_in(client, "trader")
+    assert client.get("/").status_code == 200
 
 
 def test_admin_with_verified_totp_code_reaches_admin(client, administrator):
@@ -66,7 +88,7 @@ def test_admin_with_verified_totp_code_reaches_admin(client, administrator):
 
 def test_compliance_officer_is_sent_to_setup_until_enrolled(client, compliance_officer):
     _sign_in(client, "compliance")
-    assert client.get("/compliance/audit/")["Location"] == SETUP
+    assert client.get("/compliance/audit/")["Location"] == SETUP + "?next=%2Fcompliance%2Faudit%2F"
     api = client.get("/api/v1/me/")
     assert api.status_code == 403
     assert api.json() == {"detail": "A verified second factor is required."}
@@ -244,7 +266,7 @@ def test_regenerate_needs_a_verified_session(client, administrator):
 
 
 def test_regenerate_by_get_is_not_allowed(administrator):
-    client = verified_client(administrator)
+    client = login_verified(Client(), administrator)
     assert client.get("/accounts/mfa/backup-codes/").status_code == 405
 
 
@@ -268,7 +290,7 @@ def test_remove_device_removes_app_and_codes_and_audits(administrator):
     assert not BackupCodeDevice.objects.filter(user=administrator).exists()
     assert not BackupCode.objects.exists()
     # An administrator must enrol again before anything else.
-    assert client.get("/admin/")["Location"] == SETUP
+    assert client.get("/admin/")["Location"] == SETUP + "?next=%2Fadmin%2F"
     entry = AuditEntry.objects.get(action="accounts.mfa_device_removed")
     assert entry.actor_id == administrator.pk
     assert len(entry.payload["totp_devices"]) == 1
