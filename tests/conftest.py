@@ -5,9 +5,15 @@ asked for. CI asks for all of them (QZ_REQUIRE_SERVICES=1): there, a missing one
 """
 
 import os
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 from django.db import connection
+from django.test import Client
+from django.utils import timezone, translation
+from django_otp import DEVICE_ID_SESSION_KEY
+from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.models import Role
 from tests.factories import DeskFactory, UserFactory
@@ -22,6 +28,16 @@ def need_service(what: str, available: bool) -> None:
     if REQUIRE_SERVICES:
         pytest.fail(f"{what} is required in this run (QZ_REQUIRE_SERVICES=1) but is not available")
     pytest.skip(f"{what} not configured")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_test(settings: Any) -> Iterator[None]:
+    """Each test starts in English and UTC, whatever an earlier request activated in this
+    thread, and hashes passwords fast (sign-ins are many; a slow hash only slows the suite)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    with translation.override(settings.LANGUAGE_CODE):
+        yield
+    timezone.deactivate()
 
 
 @pytest.fixture
@@ -71,24 +87,22 @@ def administrator(db: None):
     )
 
 
+def login_verified(client: Client, user: Any) -> Client:
+    """Sign `user` in on `client` with a session verified by a confirmed TOTP device, as
+    django_otp.login leaves it and as MFARequiredMiddleware asks of administrators and
+    compliance officers (the device is created if the user has none). Tests of the
+    verification itself go through the MFA pages instead."""
+    client.force_login(user)
+    device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
+    if device is None:
+        device = TOTPDevice.objects.create(user=user, name="test device", confirmed=True)
+    session = client.session
+    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
+    session.save()
+    return client
+
+
 @pytest.fixture
-def verified_client(db: None):
-    """A function giving a test Client signed in as `user` with a session verified by a
-    confirmed TOTP device, as MFARequiredMiddleware asks of administrators and compliance
-    officers (the device is created if the user has none)."""
-    from django.test import Client
-    from django_otp import DEVICE_ID_SESSION_KEY
-    from django_otp.plugins.otp_totp.models import TOTPDevice
-
-    def make(user) -> Client:
-        client = Client()
-        client.force_login(user)
-        device = TOTPDevice.objects.filter(user=user, confirmed=True).first()
-        if device is None:
-            device = TOTPDevice.objects.create(user=user, name="test", confirmed=True)
-        session = client.session
-        session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-        session.save()
-        return client
-
-    return make
+def verified_client(db: None) -> Callable[[Any], Client]:
+    """A function giving a new Client signed in as `user` with an OTP-verified session."""
+    return lambda user: login_verified(Client(), user)

@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from apps.compliance.models import AuditEntry
 from qenergyz.requestid import RequestIdLogFilter
-from tests.compliance.conftest import login_verified
+from tests.conftest import login_verified
 
 
 def _closed_port() -> int:

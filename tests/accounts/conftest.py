@@ -7,19 +7,11 @@ from typing import Any
 import pytest
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
-from django.test import Client
-from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.oath import TOTP
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.live import user_group
 from apps.compliance.models import AuditEntry
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings: Any) -> None:
-    """Sign-ins are many here; a deliberately slow hash would only slow the tests down."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def totp_code(device: TOTPDevice, steps_ahead: int = 0) -> str:
@@ -33,19 +25,6 @@ def totp_code(device: TOTPDevice, steps_ahead: int = 0) -> str:
 
 def confirmed_device(user: Any) -> TOTPDevice:
     return TOTPDevice.objects.create(user=user, name="phone", confirmed=True)
-
-
-def verified_client(user: Any) -> Client:
-    """A client signed in as `user` whose session passed the second factor (a confirmed device
-    in the session, as django_otp.login leaves it). Tests of the verification itself go through
-    the pages instead."""
-    device = TOTPDevice.objects.filter(user=user, confirmed=True).first() or confirmed_device(user)
-    client = Client()
-    client.force_login(user)
-    session = client.session
-    session[DEVICE_ID_SESSION_KEY] = device.persistent_id
-    session.save()
-    return client
 
 
 def audit_actions(**filters: Any) -> list[str]:

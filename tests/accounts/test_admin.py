@@ -1,10 +1,11 @@
 import pytest
 from django.contrib.auth.models import Group
+from django.test import Client
 
 from apps.accounts.models import Desk, Region, Role, User
 from apps.accounts.services import role_groups_ensure
 from apps.compliance.models import AuditEntry
-from tests.accounts.conftest import verified_client
+from tests.conftest import login_verified
 from tests.factories import DeskFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -31,7 +32,7 @@ def _user_form(user: User, **changes) -> dict:
 def test_admin_role_and_desk_change_is_audited_and_notified_live(
     administrator, trader, desk_a, desk_b, live_listener, django_capture_on_commit_callbacks
 ):
-    client = verified_client(administrator)
+    client = login_verified(Client(), administrator)
     risk_group = Group.objects.get(name=Role.RISK_MANAGER)
     listener = live_listener(trader.pk)
     with django_capture_on_commit_callbacks(execute=True):
@@ -82,7 +83,7 @@ def test_account_changed_template_renders_an_oob_notice_in_the_readers_language(
 def test_admin_field_change_is_audited_without_a_live_notice(
     administrator, trader, live_listener, django_capture_on_commit_callbacks
 ):
-    client = verified_client(administrator)
+    client = login_verified(Client(), administrator)
     listener = live_listener(trader.pk)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
@@ -105,7 +106,7 @@ def test_admin_field_change_is_audited_without_a_live_notice(
 
 
 def test_admin_user_form_with_bad_input_shows_errors_and_changes_nothing(administrator, trader):
-    client = verified_client(administrator)
+    client = login_verified(Client(), administrator)
     response = client.post(
         f"/admin/accounts/user/{trader.pk}/change/",
         _user_form(trader, region="XX", language="fr", desks=["999999"]),
@@ -119,7 +120,7 @@ def test_admin_user_form_with_bad_input_shows_errors_and_changes_nothing(adminis
 
 
 def test_admin_creates_user_through_the_service(administrator, desk_a):
-    client = verified_client(administrator)
+    client = login_verified(Client(), administrator)
     trader_group = Group.objects.get(name=Role.TRADER)
     response = client.post(
         "/admin/accounts/user/add/",
@@ -146,7 +147,7 @@ def test_admin_creates_user_through_the_service(administrator, desk_a):
 def test_admin_is_superuser_is_read_only_for_a_non_superuser_administrator(trader):
     role_groups_ensure()  # the administrator's permissions come from the role group
     admin = UserFactory(username="plain-admin", roles=[Role.ADMINISTRATOR], is_staff=True)
-    client = verified_client(admin)
+    client = login_verified(Client(), admin)
     response = client.get(f"/admin/accounts/user/{trader.pk}/change/")
     assert response.status_code == 200
     assert "is_superuser" not in response.context["adminform"].form.fields
@@ -158,7 +159,7 @@ def test_admin_is_superuser_is_read_only_for_a_non_superuser_administrator(trade
 def test_admin_desk_create_and_membership_change_are_audited(
     administrator, trader, other_desk_trader, live_listener, django_capture_on_commit_callbacks
 ):
-    client = verified_client(administrator)
+    client = login_verified(Client(), administrator)
     response = client.post(
         "/admin/accounts/desk/add/",
         {"code": "crude-me", "name": "Crude Middle East", "region": "ME", "members": [trader.pk]},
@@ -196,7 +197,7 @@ def test_admin_desk_create_and_membership_change_are_audited(
 
 
 def test_admin_desk_with_bad_input_shows_errors(administrator, desk_a):
-    client = verified_client(administrator)
+    client = login_verified(Client(), administrator)
     response = client.post(
         "/admin/accounts/desk/add/",
         {"code": "power-eu", "name": "", "region": "ZZ", "members": ["nope"]},
@@ -208,7 +209,7 @@ def test_admin_desk_with_bad_input_shows_errors(administrator, desk_a):
 
 def test_admin_user_list_and_token_list_open(administrator, trader):
     DeskFactory()
-    client = verified_client(administrator)
+    client = login_verified(Client(), administrator)
     assert client.get("/admin/accounts/user/").status_code == 200
     assert client.get("/admin/accounts/desk/").status_code == 200
     assert client.get("/admin/accounts/apitoken/").status_code == 200

@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from apps.compliance.audit import audit_append
 from apps.compliance.models import AuditEntry
-from tests.compliance.conftest import login_verified
+from tests.conftest import login_verified
 
 TRAIL = reverse("compliance:audit-trail")
 VERIFY = reverse("compliance:audit-verify")

@@ -168,8 +168,8 @@ def test_seed_creates_an_expired_kyc_and_an_internal_counterparty(seeded):
 # --- API -----------------------------------------------------------------------------------
 
 
-def test_counterparty_api_lists_counterparties_for_a_trader(seeded, trader, api_client):
-    response = api_client(trader).get(LIST_URL)
+def test_counterparty_api_lists_counterparties_for_a_trader(seeded, trader, verified_client):
+    response = verified_client(trader).get(LIST_URL)
     assert response.status_code == 200
     body = response.json()
     assert [row["short_code"] for row in body["results"]] == [
@@ -209,28 +209,30 @@ def test_counterparty_api_lists_counterparties_for_a_trader(seeded, trader, api_
         ("sector=utility&kyc_status=approved", ["NORDWIND"]),
     ],
 )
-def test_counterparty_api_filters(seeded, trader, api_client, query, codes):
-    response = api_client(trader).get(f"{LIST_URL}?{query}")
+def test_counterparty_api_filters(seeded, trader, verified_client, query, codes):
+    response = verified_client(trader).get(f"{LIST_URL}?{query}")
     assert response.status_code == 200
     assert [row["short_code"] for row in response.json()["results"]] == codes
 
 
-def test_counterparty_api_refuses_an_unknown_filter_value(seeded, trader, api_client):
-    response = api_client(trader).get(f"{LIST_URL}?kyc_status=maybe")
+def test_counterparty_api_refuses_an_unknown_filter_value(seeded, trader, verified_client):
+    response = verified_client(trader).get(f"{LIST_URL}?kyc_status=maybe")
     assert response.status_code == 400
     assert "kyc_status" in response.json()
 
 
-def test_counterparty_api_detail(seeded, trader, api_client):
+def test_counterparty_api_detail(seeded, trader, verified_client):
     albion = Counterparty.objects.get(short_code="ALBION")
-    response = api_client(trader).get(reverse("trading-api:counterparty-detail", args=[albion.pk]))
+    response = verified_client(trader).get(
+        reverse("trading-api:counterparty-detail", args=[albion.pk])
+    )
     assert response.status_code == 200
     assert response.json()["kyc_status"] == "expired"
     assert response.json()["lei"] == albion.lei
 
 
-def test_counterparty_api_detail_of_a_missing_counterparty_is_404(seeded, trader, api_client):
-    response = api_client(trader).get(f"{LIST_URL}999999/")
+def test_counterparty_api_detail_of_a_missing_counterparty_is_404(seeded, trader, verified_client):
+    response = verified_client(trader).get(f"{LIST_URL}999999/")
     assert response.status_code == 404
 
 
@@ -248,13 +250,13 @@ def test_counterparty_api_detail_of_a_missing_counterparty_is_404(seeded, trader
 @pytest.mark.parametrize(
     "url", [LIST_URL, "/api/v1/markets/", "/api/v1/markets/henry-hub/", "counterparty-detail"]
 )
-def test_trading_api_permission_matrix(db, request, api_client, role, status, url):
+def test_trading_api_permission_matrix(db, request, verified_client, role, status, url):
     MarketFactory(code="henry-hub")
     counterparty = CounterpartyFactory()
     if url == "counterparty-detail":
         url = reverse("trading-api:counterparty-detail", args=[counterparty.pk])
     user = request.getfixturevalue(role)
-    assert api_client(user).get(url).status_code == status
+    assert verified_client(user).get(url).status_code == status
 
 
 @pytest.mark.parametrize("url", [LIST_URL, "/api/v1/markets/"])
@@ -264,9 +266,9 @@ def test_trading_api_refuses_anonymous_users(db, client, url):
 
 
 def test_counterparty_api_query_count_does_not_grow_with_rows(
-    db, trader, api_client, django_assert_max_num_queries
+    db, trader, verified_client, django_assert_max_num_queries
 ):
-    client = api_client(trader)
+    client = verified_client(trader)
     entity = LegalEntityFactory()
     first = MasterAgreementFactory(legal_entity=entity).counterparty
     with django_assert_max_num_queries(100) as one:
@@ -281,8 +283,8 @@ def test_counterparty_api_query_count_does_not_grow_with_rows(
     assert len(many.captured_queries) == len(one.captured_queries)
 
 
-def test_market_api_lists_markets_with_their_conventions(seeded, trader, api_client):
-    response = api_client(trader).get("/api/v1/markets/?commodity__code=power")
+def test_market_api_lists_markets_with_their_conventions(seeded, trader, verified_client):
+    response = verified_client(trader).get("/api/v1/markets/?commodity__code=power")
     assert response.status_code == 200
     assert [row["code"] for row in response.json()["results"]] == ["eex-de-power", "pjm-west"]
     pjm = response.json()["results"][1]
@@ -296,10 +298,10 @@ def test_market_api_lists_markets_with_their_conventions(seeded, trader, api_cli
     assert pjm["tick_size"] == "0.050000"
 
 
-def test_market_api_detail_gives_the_arabic_name_in_arabic(seeded, trader, api_client):
+def test_market_api_detail_gives_the_arabic_name_in_arabic(seeded, trader, verified_client):
     trader.language = "ar"
     trader.save(update_fields=["language"])
-    body = api_client(trader).get("/api/v1/markets/henry-hub/").json()
+    body = verified_client(trader).get("/api/v1/markets/henry-hub/").json()
     assert body["name"] == "الغاز الطبيعي - هنري هب"
     assert body["expiry_rule"] == {"kind": "nth_last_business_day", "n": 3, "months_before": 1}
     assert body["day_start_hour"] == 9

@@ -249,23 +249,27 @@ ADMIN_MODELS = [
 
 
 @pytest.mark.parametrize("model", ADMIN_MODELS)
-def test_trading_admin_changelist_and_add_pages_render(seeded, administrator, api_client, model):
-    client = api_client(administrator)
+def test_trading_admin_changelist_and_add_pages_render(
+    seeded, administrator, verified_client, model
+):
+    client = verified_client(administrator)
     assert client.get(f"/admin/trading/{model}/").status_code == 200
     assert client.get(f"/admin/trading/{model}/add/").status_code == 200
 
 
-def test_counterparty_admin_filters_by_kyc_status(seeded, administrator, api_client):
-    response = api_client(administrator).get(
+def test_counterparty_admin_filters_by_kyc_status(seeded, administrator, verified_client):
+    response = verified_client(administrator).get(
         "/admin/trading/counterparty/?kyc_status__exact=expired"
     )
     assert response.status_code == 200
     assert response.context["cl"].result_count == 1
 
 
-def test_market_admin_change_page_shows_arabic_and_english_names(seeded, administrator, api_client):
+def test_market_admin_change_page_shows_arabic_and_english_names(
+    seeded, administrator, verified_client
+):
     market = Market.objects.get(code="ttf")
-    response = api_client(administrator).get(f"/admin/trading/market/{market.pk}/change/")
+    response = verified_client(administrator).get(f"/admin/trading/market/{market.pk}/change/")
     assert response.status_code == 200
     assert "الغاز الطبيعي TTF (هولندا)" in response.text
     assert 'name="name_ar"' in response.text
