@@ -30,6 +30,7 @@ setup: $(VENV)/.installed
 run: export DEBUG ?= 1
 run: setup
 	$(MANAGE) seed_demo --if-empty
+	$(MANAGE) seed_reference_data
 	$(MANAGE) runserver 127.0.0.1:8000
 
 lint: $(VENV)/.installed
