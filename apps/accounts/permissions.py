@@ -9,7 +9,8 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404
 from django_otp import user_has_device
 
 from apps.accounts.models import Desk, Role, User
@@ -67,10 +68,7 @@ def desks_for_user(user: User) -> QuerySet[Desk]:
 
 def desk_get_for_user(user: User, code: str) -> Desk:
     """The desk, or 404: the same answer for "missing" and "not yours"."""
-    desk = desks_for_user(user).filter(code=code).first()
-    if desk is None:
-        raise Http404
-    return desk
+    return get_object_or_404(desks_for_user(user), code=code)
 
 
 def socket_user_allowed(user: Any, session: Any) -> bool:

@@ -19,7 +19,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404
 from django.utils import timezone, translation
 from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device
@@ -344,10 +345,7 @@ def api_tokens_for_user(user: User) -> QuerySet[ApiToken]:
 
 def api_token_get_for_user(user: User, token_id: int) -> ApiToken:
     """The user's token, or 404: the same answer for "missing" and "not yours"."""
-    token = api_tokens_for_user(user).filter(pk=token_id).first()
-    if token is None:
-        raise Http404
-    return token
+    return get_object_or_404(api_tokens_for_user(user), pk=token_id)
 
 
 def api_token_revoke(*, actor: User, token: ApiToken) -> ApiToken:
