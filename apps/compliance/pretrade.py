@@ -19,7 +19,7 @@ from django.utils.translation import gettext
 
 
 class Outcome(StrEnum):
-    PASS = "pass"
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
     WARN = "warn"
     BLOCK = "block"
 
