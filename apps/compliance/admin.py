@@ -2,12 +2,17 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
+from modeltranslation.admin import TranslationAdmin
 
-from apps.compliance.audit import audit_verify_and_record
-from apps.compliance.models import AuditEntry
+from apps.compliance.audit import audit_append, audit_verify_and_record
+from apps.compliance.models import AuditEntry, PreTradeRule
 
 
 @admin.register(AuditEntry)
@@ -67,3 +72,105 @@ class AuditEntryAdmin(admin.ModelAdmin):
             request, messages.SUCCESS if report.ok else messages.ERROR, report.describe()
         )
         return HttpResponseRedirect(reverse("admin:compliance_auditentry_changelist"))
+
+
+@admin.register(PreTradeRule)
+class PreTradeRuleAdmin(TranslationAdmin):
+    """Rules are history: a rule that has taken effect shows read-only but for its end.
+
+    To change one, end it ("End now" or its end date) and add its successor; the model's clean()
+    refuses anything else, and overlapping periods of one rule and jurisdiction.
+    """
+
+    list_display = (
+        "code",
+        "jurisdiction_label",
+        "outcome",
+        "params",
+        "effective_from",
+        "effective_to",
+        "enabled",
+        "in_force_now",
+    )
+    list_filter = ("code", "jurisdiction", "enabled", "outcome")
+    ordering = ("code", "jurisdiction", "-effective_from")
+    date_hierarchy = "effective_from"
+    actions = ("end_now",)
+    fields = (
+        "code",
+        "jurisdiction",
+        "outcome",
+        "params",
+        "effective_from",
+        "effective_to",
+        "enabled",
+        "description",
+    )
+
+    @admin.display(description=_("jurisdiction"), ordering="jurisdiction")
+    def jurisdiction_label(self, obj: PreTradeRule) -> str:
+        return obj.get_jurisdiction_display()
+
+    @admin.display(description=_("in force now"), boolean=True)
+    def in_force_now(self, obj: PreTradeRule) -> bool:
+        return obj.is_in_force(self._now)
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
+        # One "now" for the whole page, so every row answers "in force?" for the same moment.
+        self._now = timezone.now()
+        return super().changelist_view(request, extra_context)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PreTradeRule | None = None):
+        if obj is not None and obj.effective_from <= timezone.now():
+            frozen = ["code", "jurisdiction", "outcome", "params", "effective_from", "enabled"]
+            if obj.effective_to is not None and obj.effective_to <= timezone.now():
+                frozen.append("effective_to")
+            return frozen
+        return []
+
+    def has_delete_permission(self, request: HttpRequest, obj: PreTradeRule | None = None) -> bool:
+        # Only a rule that has not yet taken effect may be withdrawn; the rest is the record.
+        if obj is not None and obj.effective_from <= timezone.now():
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def save_model(self, request: HttpRequest, obj: PreTradeRule, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        audit_append(
+            actor=request.user,
+            action="pretrade_rule.changed" if change else "pretrade_rule.added",
+            obj=obj,
+            payload=_rule_payload(obj),
+        )
+
+    @admin.action(description=_("End the selected rules now"), permissions=["change"])
+    def end_now(self, request: HttpRequest, queryset: QuerySet[PreTradeRule]) -> None:
+        now = timezone.now()
+        ended = 0
+        for rule in queryset.filter(effective_from__lte=now).exclude(effective_to__lte=now):
+            rule.effective_to = now
+            rule.save(update_fields=["effective_to"])
+            audit_append(
+                actor=request.user,
+                action="pretrade_rule.ended",
+                obj=rule,
+                payload=_rule_payload(rule),
+            )
+            ended += 1
+        self.message_user(
+            request,
+            ngettext("%(count)d rule ended.", "%(count)d rules ended.", ended) % {"count": ended},
+            messages.SUCCESS,
+        )
+
+
+def _rule_payload(rule: PreTradeRule) -> dict[str, Any]:
+    return {
+        "code": rule.code,
+        "jurisdiction": rule.jurisdiction,
+        "outcome": rule.outcome,
+        "params": rule.params,
+        "effective_from": rule.effective_from,
+        "effective_to": rule.effective_to,
+        "enabled": rule.enabled,
+    }

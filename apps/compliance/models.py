@@ -1,6 +1,15 @@
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.apps import apps as django_apps
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from apps.compliance.rules import RuleCode, validate_params
 
 
 class AuditEntry(models.Model):
@@ -41,3 +50,173 @@ class AuditEntry(models.Model):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.action}"
+
+
+# --- Pre-trade rules ------------------------------------------------------------------------------
+
+
+def jurisdiction_choices() -> list[tuple[str, Any]]:
+    """Blank (every jurisdiction) and accounts.Jurisdiction's values.
+
+    Read through the app registry when the choices are first used, not imported: the audit
+    helper imports this module and must import nothing from accounts (import-linter).
+    """
+    accounts = django_apps.get_app_config("accounts").models_module
+    return [("", _("All jurisdictions")), *accounts.Jurisdiction.choices]
+
+
+class RuleOutcome(models.TextChoices):
+    """What a broken rule does to the trade."""
+
+    WARN = "warn", _("Warn (book with a warning)")
+    BLOCK = "block", _("Block (refuse the trade)")
+
+
+# A rule added, ended or re-scheduled in the admin may name a time this far in the past: the time
+# it takes to fill in the form after pressing "Now". Anything earlier would rewrite history.
+EDIT_GRACE = timedelta(minutes=10)
+
+
+class PreTradeRuleQuerySet(models.QuerySet["PreTradeRule"]):
+    def in_force(self, at: datetime) -> "PreTradeRuleQuerySet":
+        """Enabled rules whose [effective_from, effective_to) contains `at`."""
+        return self.filter(enabled=True, effective_from__lte=at).filter(
+            Q(effective_to__isnull=True) | Q(effective_to__gt=at)
+        )
+
+
+class PreTradeRule(models.Model):
+    """One period of one pre-trade rule, for every jurisdiction (blank) or for one.
+
+    Rules are history: a rule that has taken effect is never edited. To change it, end it
+    (set effective_to) and add its successor from that moment. Periods of one code and
+    jurisdiction never overlap (validated here; on PostgreSQL also an exclusion constraint).
+    """
+
+    code = models.CharField(_("rule"), max_length=32, choices=RuleCode.choices)
+    jurisdiction = models.CharField(
+        _("jurisdiction"),
+        max_length=16,
+        blank=True,
+        default="",
+        choices=jurisdiction_choices,
+        help_text=_("Empty: every jurisdiction, unless a rule for the jurisdiction itself exists."),
+    )
+    outcome = models.CharField(
+        _("when broken"), max_length=8, choices=RuleOutcome.choices, default=RuleOutcome.BLOCK
+    )
+    params = models.JSONField(
+        _("parameters"),
+        default=dict,
+        blank=True,
+        help_text=_('Credit limit: {"warn_ratio": "0.80"} warns above 0.80 of the limit.'),
+    )
+    effective_from = models.DateTimeField(_("effective from"))
+    effective_to = models.DateTimeField(
+        _("effective to"),
+        null=True,
+        blank=True,
+        help_text=_("Exclusive; empty while the rule has no planned end."),
+    )
+    enabled = models.BooleanField(_("enabled"), default=True)
+    description = models.TextField(_("description"), blank=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now, editable=False)
+
+    objects = PreTradeRuleQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code", "jurisdiction", "-effective_from"]
+        verbose_name = _("pre-trade rule")
+        verbose_name_plural = _("pre-trade rules")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(effective_to__isnull=True) | Q(effective_to__gt=F("effective_from")),
+                name="pretraderule_period_not_empty",
+            ),
+        ]
+        indexes = [models.Index(fields=["effective_from"], name="pretraderule_from_idx")]
+
+    def __str__(self) -> str:
+        scope = self.jurisdiction or "*"
+        return f"{self.get_code_display()} [{scope}] {self.effective_from:%Y-%m-%d %H:%M}"
+
+    def is_in_force(self, at: datetime | None = None) -> bool:
+        at = at or timezone.now()
+        return (
+            self.enabled
+            and self.effective_from <= at
+            and (self.effective_to is None or at < self.effective_to)
+        )
+
+    def clean(self) -> None:
+        errors: dict[str, list[Any]] = {}
+        if self.code:
+            try:
+                validate_params(self.code, self.params)
+            except ValidationError as error:
+                errors.update(error.message_dict)
+        if (
+            self.effective_from is not None
+            and self.effective_to is not None
+            and self.effective_to <= self.effective_from
+        ):
+            errors.setdefault("effective_to", []).append(
+                _("The end must be after the start of the period.")
+            )
+        if not errors:
+            errors.update(self._history_errors())
+        if not errors and self.code and self.effective_from is not None:
+            errors.update(self._overlap_errors())
+        if errors:
+            raise ValidationError(errors)
+
+    def _history_errors(self) -> dict[str, list[Any]]:
+        """A rule that has taken effect may only be ended (from now on), never rewritten."""
+        now = timezone.now()
+        earliest = now - EDIT_GRACE
+        stored = PreTradeRule.objects.filter(pk=self.pk).first() if self.pk else None
+        if stored is None:
+            if self.effective_from is not None and self.effective_from < earliest:
+                return {"effective_from": [_("A new rule takes effect now or later.")]}
+            return {}
+        if stored.effective_from > now:
+            # Not yet in effect: a plan, still free to change (but not to move into the past).
+            if self.effective_from is not None and self.effective_from < earliest:
+                return {"effective_from": [_("A rule takes effect now or later.")]}
+            return {}
+        frozen = ("code", "jurisdiction", "outcome", "params", "effective_from", "enabled")
+        changed = [name for name in frozen if getattr(self, name) != getattr(stored, name)]
+        if changed:
+            message = _(
+                "This rule has taken effect and is part of the record: end it and add a new rule "
+                "from that moment instead."
+            )
+            return {name: [message] for name in changed}
+        if self.effective_to != stored.effective_to:
+            if stored.effective_to is not None and stored.effective_to <= now:
+                return {"effective_to": [_("This rule has already ended.")]}
+            if self.effective_to is None or self.effective_to < earliest:
+                return {"effective_to": [_("A rule in force can be ended now or later.")]}
+        return {}
+
+    def _overlap_errors(self) -> dict[str, list[Any]]:
+        others = PreTradeRule.objects.filter(code=self.code, jurisdiction=self.jurisdiction)
+        if self.pk:
+            others = others.exclude(pk=self.pk)
+        if self.effective_to is not None:
+            others = others.filter(effective_from__lt=self.effective_to)
+        others = others.filter(
+            Q(effective_to__isnull=True) | Q(effective_to__gt=self.effective_from)
+        )
+        clash = others.order_by("effective_from").first()
+        if clash is None:
+            return {}
+        return {
+            "effective_from": [
+                _(
+                    "This period overlaps the rule effective from %(start)s for the same rule "
+                    "and jurisdiction: end that one first."
+                )
+                % {"start": clash.effective_from.isoformat()}
+            ]
+        }

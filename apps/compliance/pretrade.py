@@ -9,13 +9,30 @@ parameters), so the same result reads in English on the API and in Arabic on a p
 inside a rule is a block: a check that cannot be made never approves a trade.
 """
 
+import logging
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
+from django.apps import apps as django_apps
+from django.utils import timezone
 from django.utils.translation import gettext
+
+from apps.compliance.models import PreTradeRule, RuleOutcome
+from apps.compliance.rules import (
+    COUNTERPARTY_FIELDS,
+    MSG_CHECK_FAILED,
+    MSG_NO_COUNTERPARTY,
+    RULES,
+    Finding,
+    Level,
+    RuleCode,
+)
+
+logger = logging.getLogger(__name__)
 
 
 class Outcome(StrEnum):
@@ -101,3 +118,118 @@ class CheckReport:
 
     def as_list(self) -> list[dict[str, Any]]:
         return [r.as_dict() for r in self.results]
+
+
+# --- The check ------------------------------------------------------------------------------------
+
+# The pseudo-rule under which a problem outside any one rule is reported (the counterparty does
+# not exist and no rule is in force, or the rules themselves could not be read).
+PRETRADE = "pretrade"
+
+
+def _rules_in_force(at: datetime) -> dict[str, dict[str, PreTradeRule]]:
+    """{jurisdiction ("" for every one): {code: rule}}, in one query.
+
+    Periods of one code and jurisdiction do not overlap, so each pair has at most one rule.
+    """
+    table: dict[str, dict[str, PreTradeRule]] = {}
+    for rule in PreTradeRule.objects.in_force(at).only(
+        "id", "code", "jurisdiction", "outcome", "params"
+    ):
+        table.setdefault(rule.jurisdiction, {})[rule.code] = rule
+    return table
+
+
+def _rules_for(jurisdiction: str, table: dict[str, dict[str, PreTradeRule]]) -> list[PreTradeRule]:
+    """The rule of each code for this jurisdiction: its own if it has one, else the generic one."""
+    merged = {**table.get("", {}), **(table.get(jurisdiction, {}) if jurisdiction else {})}
+    return [merged[code] for code in RuleCode.values if code in merged]
+
+
+def _counterparties(ids: Iterable[int]) -> dict[int, Any]:
+    """The counterparties' rows the rules read, in one query. Through the app registry:
+    compliance never imports trading (import-linter holds that)."""
+    counterparty = django_apps.get_model("trading", "Counterparty")
+    return {
+        row.pk: row
+        for row in counterparty.objects.filter(pk__in=set(ids)).only(*COUNTERPARTY_FIELDS)
+    }
+
+
+def _result(rule: PreTradeRule, finding: Finding) -> RuleResult:
+    if finding.level is Level.PASS:
+        outcome = Outcome.PASS
+    elif finding.level is Level.WARN:
+        outcome = Outcome.WARN
+    elif finding.level is Level.FAIL:
+        outcome = Outcome.WARN if rule.outcome == RuleOutcome.WARN else Outcome.BLOCK
+    else:
+        outcome = Outcome.BLOCK
+    return RuleResult(rule.code, outcome, finding.message, finding.params)
+
+
+def _check_one(
+    proposal: TradeProposal,
+    rules: list[PreTradeRule],
+    counterparty: Any | None,
+) -> CheckReport:
+    if counterparty is None:
+        missing = {"counterparty_id": str(proposal.counterparty_id)}
+        if not rules:
+            # No rule would look at it, but a trade with nobody on the other side is never fine.
+            return CheckReport((RuleResult(PRETRADE, Outcome.BLOCK, MSG_NO_COUNTERPARTY, missing),))
+        return CheckReport(
+            tuple(RuleResult(r.code, Outcome.BLOCK, MSG_NO_COUNTERPARTY, missing) for r in rules)
+        )
+    results = []
+    for rule in rules:
+        try:
+            finding = RULES[rule.code](proposal, counterparty, rule.params)
+        except Exception:
+            # Fail closed: a check that cannot be made never approves a trade.
+            logger.exception(
+                "pre-trade rule %s (#%s) failed on counterparty %s",
+                rule.code,
+                rule.pk,
+                proposal.counterparty_id,
+            )
+            finding = Finding(Level.BLOCK, MSG_CHECK_FAILED)
+        results.append(_result(rule, finding))
+    return CheckReport(tuple(results))
+
+
+def pretrade_check_many(
+    proposals: Sequence[TradeProposal], *, at: datetime | None = None
+) -> list[CheckReport]:
+    """Check each proposal against the rules in force `at` (default: now); reports in order.
+
+    Two queries whatever the number of proposals: the rules in force, then the counterparties.
+    Never raises: if the data cannot be read at all, every proposal is blocked.
+    """
+    if not proposals:
+        return []
+    at = at or timezone.now()
+    try:
+        table = _rules_in_force(at)
+        counterparties = _counterparties(p.counterparty_id for p in proposals)
+        return [
+            _check_one(
+                proposal,
+                _rules_for(proposal.jurisdiction, table),
+                counterparties.get(proposal.counterparty_id),
+            )
+            for proposal in proposals
+        ]
+    except Exception:
+        logger.exception("pre-trade checks could not be run for %d proposals", len(proposals))
+        blocked = CheckReport((RuleResult(PRETRADE, Outcome.BLOCK, MSG_CHECK_FAILED),))
+        return [blocked] * len(proposals)
+
+
+def pretrade_check(proposal: TradeProposal, *, at: datetime | None = None) -> CheckReport:
+    """Check one proposal (booking or amending) against the rules in force now.
+
+    An amendment is judged by the rules in force when it is made, not when the trade was first
+    booked: the rules protect the firm from now on. Two queries.
+    """
+    return pretrade_check_many([proposal], at=at)[0]
