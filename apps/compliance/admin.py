@@ -2,7 +2,8 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db import transaction
+from django.db.models import Exists, OuterRef, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
@@ -111,14 +112,14 @@ class PreTradeRuleAdmin(TranslationAdmin):
     def jurisdiction_label(self, obj: PreTradeRule) -> str:
         return obj.get_jurisdiction_display()
 
-    @admin.display(description=_("in force now"), boolean=True)
+    @admin.display(description=_("in force now"), boolean=True, ordering="in_force")
     def in_force_now(self, obj: PreTradeRule) -> bool:
-        return obj.is_in_force(self._now)
+        return obj.in_force
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None):
-        # One "now" for the whole page, so every row answers "in force?" for the same moment.
-        self._now = timezone.now()
-        return super().changelist_view(request, extra_context)
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PreTradeRule]:
+        # Computed in the query, for one "now" across the page (and sortable).
+        in_force = PreTradeRule.objects.in_force(timezone.now()).filter(pk=OuterRef("pk"))
+        return super().get_queryset(request).annotate(in_force=Exists(in_force))
 
     def get_readonly_fields(self, request: HttpRequest, obj: PreTradeRule | None = None):
         if obj is not None and obj.effective_from <= timezone.now():
@@ -134,6 +135,20 @@ class PreTradeRuleAdmin(TranslationAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
+    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
+        # Bulk delete would take rules that have taken effect with it: withdraw one at a time.
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: PreTradeRule) -> None:
+        payload = _rule_payload(obj)
+        reference = (obj._meta.label_lower, obj.pk)
+        super().delete_model(request, obj)
+        audit_append(
+            actor=request.user, action="pretrade_rule.withdrawn", obj=reference, payload=payload
+        )
+
     def save_model(self, request: HttpRequest, obj: PreTradeRule, form: Any, change: bool) -> None:
         super().save_model(request, obj, form, change)
         audit_append(
@@ -147,16 +162,19 @@ class PreTradeRuleAdmin(TranslationAdmin):
     def end_now(self, request: HttpRequest, queryset: QuerySet[PreTradeRule]) -> None:
         now = timezone.now()
         ended = 0
-        for rule in queryset.filter(effective_from__lte=now).exclude(effective_to__lte=now):
-            rule.effective_to = now
-            rule.save(update_fields=["effective_to"])
-            audit_append(
-                actor=request.user,
-                action="pretrade_rule.ended",
-                obj=rule,
-                payload=_rule_payload(rule),
-            )
-            ended += 1
+        # Rules in force (or planned to end later) end now; planned and ended ones are left.
+        running = queryset.filter(effective_from__lte=now).exclude(effective_to__lte=now)
+        with transaction.atomic():  # the ends and their audit entries together, or nothing
+            for rule in running.select_for_update():
+                rule.effective_to = now
+                rule.save(update_fields=["effective_to"])
+                audit_append(
+                    actor=request.user,
+                    action="pretrade_rule.ended",
+                    obj=rule,
+                    payload=_rule_payload(rule),
+                )
+                ended += 1
         self.message_user(
             request,
             ngettext("%(count)d rule ended.", "%(count)d rules ended.", ended) % {"count": ended},

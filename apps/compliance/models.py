@@ -72,8 +72,9 @@ class RuleOutcome(models.TextChoices):
     BLOCK = "block", _("Block (refuse the trade)")
 
 
-# A rule added, ended or re-scheduled in the admin may name a time this far in the past: the time
-# it takes to fill in the form after pressing "Now". Anything earlier would rewrite history.
+# A rule added or ended in the admin may name a time this far in the past (the time it takes to
+# fill in the form after pressing "Now"); it is moved to now. Anything earlier would rewrite
+# history and is refused.
 EDIT_GRACE = timedelta(minutes=10)
 
 
@@ -171,18 +172,20 @@ class PreTradeRule(models.Model):
             raise ValidationError(errors)
 
     def _history_errors(self) -> dict[str, list[Any]]:
-        """A rule that has taken effect may only be ended (from now on), never rewritten."""
+        """A rule that has taken effect may only be ended (from now on), never rewritten.
+
+        A start or end a few minutes in the past (the time spent on the form after pressing
+        "Now") is moved to now: the record says when the change really took effect.
+        """
         now = timezone.now()
         earliest = now - EDIT_GRACE
         stored = PreTradeRule.objects.filter(pk=self.pk).first() if self.pk else None
-        if stored is None:
-            if self.effective_from is not None and self.effective_from < earliest:
-                return {"effective_from": [_("A new rule takes effect now or later.")]}
-            return {}
-        if stored.effective_from > now:
-            # Not yet in effect: a plan, still free to change (but not to move into the past).
-            if self.effective_from is not None and self.effective_from < earliest:
-                return {"effective_from": [_("A rule takes effect now or later.")]}
+        if stored is None or stored.effective_from > now:
+            # New, or planned and not yet in effect: free to change, but not into the past.
+            if self.effective_from is not None and self.effective_from < now:
+                if self.effective_from < earliest:
+                    return {"effective_from": [_("A rule takes effect now or later.")]}
+                self.effective_from = now
             return {}
         frozen = ("code", "jurisdiction", "outcome", "params", "effective_from", "enabled")
         changed = [name for name in frozen if getattr(self, name) != getattr(stored, name)]
@@ -195,8 +198,10 @@ class PreTradeRule(models.Model):
         if self.effective_to != stored.effective_to:
             if stored.effective_to is not None and stored.effective_to <= now:
                 return {"effective_to": [_("This rule has already ended.")]}
-            if self.effective_to is None or self.effective_to < earliest:
-                return {"effective_to": [_("A rule in force can be ended now or later.")]}
+            if self.effective_to is not None and self.effective_to < now:
+                if self.effective_to < earliest:
+                    return {"effective_to": [_("A rule in force can be ended now or later.")]}
+                self.effective_to = now
         return {}
 
     def _overlap_errors(self) -> dict[str, list[Any]]:

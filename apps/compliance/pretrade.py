@@ -30,6 +30,7 @@ from apps.compliance.rules import (
     Finding,
     Level,
     RuleCode,
+    parse_params,
 )
 
 logger = logging.getLogger(__name__)
@@ -141,9 +142,35 @@ def _rules_in_force(at: datetime) -> dict[str, dict[str, PreTradeRule]]:
 
 
 def _rules_for(jurisdiction: str, table: dict[str, dict[str, PreTradeRule]]) -> list[PreTradeRule]:
-    """The rule of each code for this jurisdiction: its own if it has one, else the generic one."""
+    """The rule of each code for this jurisdiction: its own if it has one, else the generic one.
+
+    Known codes in their usual order; a code this version does not know (written outside the
+    admin) comes last, and blocks: it is a check that cannot be made.
+    """
     merged = {**table.get("", {}), **(table.get(jurisdiction, {}) if jurisdiction else {})}
-    return [merged[code] for code in RuleCode.values if code in merged]
+    order = {code: index for index, code in enumerate(RuleCode.values)}
+    return sorted(merged.values(), key=lambda rule: (order.get(rule.code, len(order)), rule.code))
+
+
+def _broken_rules(table: dict[str, dict[str, PreTradeRule]]) -> set[int]:
+    """Rules in force that cannot run (unknown code, params their kind does not take).
+
+    Found once per batch, so a bad row logs one error, not one per proposal; each proposal it
+    applies to is blocked.
+    """
+    broken = set()
+    for rules in table.values():
+        for rule in rules.values():
+            try:
+                parse_params(rule.code, rule.params)
+            except Exception:
+                logger.exception(
+                    "pre-trade rule %s (#%s) cannot run: its proposals are blocked",
+                    rule.code,
+                    rule.pk,
+                )
+                broken.add(rule.pk)
+    return broken
 
 
 def _counterparties(ids: Iterable[int]) -> dict[int, Any]:
@@ -172,6 +199,7 @@ def _check_one(
     proposal: TradeProposal,
     rules: list[PreTradeRule],
     counterparty: Any | None,
+    broken: set[int],
 ) -> CheckReport:
     if counterparty is None:
         missing = {"counterparty_id": str(proposal.counterparty_id)}
@@ -183,6 +211,9 @@ def _check_one(
         )
     results = []
     for rule in rules:
+        if rule.pk in broken:
+            results.append(_result(rule, Finding(Level.BLOCK, MSG_CHECK_FAILED)))
+            continue
         try:
             finding = RULES[rule.code](proposal, counterparty, rule.params)
         except Exception:
@@ -211,12 +242,14 @@ def pretrade_check_many(
     at = at or timezone.now()
     try:
         table = _rules_in_force(at)
+        broken = _broken_rules(table)
         counterparties = _counterparties(p.counterparty_id for p in proposals)
         return [
             _check_one(
                 proposal,
                 _rules_for(proposal.jurisdiction, table),
                 counterparties.get(proposal.counterparty_id),
+                broken,
             )
             for proposal in proposals
         ]

@@ -125,13 +125,20 @@ _PARAM_PARSERS: dict[str, Callable[[Any], object]] = {
 }
 
 
-def validate_params(code: str, params: Any) -> None:
-    """ValidationError (for the admin) when `params` are not what rule kind `code` takes."""
+def parse_params(code: str, params: Any) -> object:
+    """The parsed params of a rule of kind `code`; ValueError for an unknown kind or bad params."""
     parser = _PARAM_PARSERS.get(code)
     if parser is None:
+        raise ValueError(f"unknown rule kind {code!r}")
+    return parser(params)
+
+
+def validate_params(code: str, params: Any) -> None:
+    """ValidationError (for the admin) when `params` are not what rule kind `code` takes."""
+    if code not in _PARAM_PARSERS:
         return  # an unknown code is the code field's error, reported there
     try:
-        parser(params)
+        parse_params(code, params)
     except ValueError:
         if code == RuleCode.CREDIT_LIMIT:
             message = _(
@@ -139,7 +146,7 @@ def validate_params(code: str, params: Any) -> None:
                 "and at most 1 (or no parameters, to never warn)."
             )
         else:
-            message = _("This rule takes no parameters: leave them as {}.")
+            message = _("This rule takes no parameters: leave them empty.")
         raise ValidationError({"params": message}, code="invalid_params") from None
 
 
