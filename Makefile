@@ -31,6 +31,7 @@ run: export DEBUG ?= 1
 run: setup
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) seed_reference_data
+	$(MANAGE) seed_market_data --if-missing-skip
 	$(MANAGE) runserver 127.0.0.1:8000
 
 lint: $(VENV)/.installed

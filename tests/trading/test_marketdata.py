@@ -1,0 +1,330 @@
+"""Market data: curve and FX imports, curve and FX reads, the demo history command."""
+
+# ruff: noqa: E501 -- the bad-input cases are laid out as a table, one case a line
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from apps.compliance.models import AuditEntry
+from apps.trading.marketdata import (
+    MarketDataError,
+    curve_import_csv,
+    curve_on,
+    curve_price,
+    curves_on,
+    fx_convert,
+    fx_import_csv,
+    fx_rate,
+)
+from apps.trading.models import CurvePoint, CurveSnapshot, FxRate, Market
+from tests.trading.factories import MarketFactory
+
+PRICING_DATE = date(2026, 8, 18)
+GOOD_CSV = "period,price\n2026-09,35.25\n2026-10,36.1\n2027-Q1,40.125\n"
+
+
+@pytest.fixture
+def ttf(db) -> Market:
+    return MarketFactory(code="ttf", currency="EUR")
+
+
+def _import(market: Market, text: str | bytes, day: date = PRICING_DATE, user=None):
+    return curve_import_csv(user=user, market=market, pricing_date=day, text=text)
+
+
+def _prices(snapshot: CurveSnapshot) -> list[tuple[str, str, date, date, Decimal]]:
+    return list(snapshot.points.values_list("period", "kind", "start", "end", "price"))
+
+
+# --- Curve import -------------------------------------------------------------------------------
+
+
+def test_curve_import_csv_writes_the_snapshot_its_points_and_one_audit_entry(ttf, risk_manager):
+    result = _import(ttf, GOOD_CSV, user=risk_manager)
+
+    assert result.ok
+    snapshot = result.snapshot
+    assert (snapshot.market, snapshot.pricing_date, snapshot.revision) == (ttf, PRICING_DATE, 1)
+    assert snapshot.point_count == 3
+    assert snapshot.created_by == risk_manager
+    assert _prices(snapshot) == [
+        ("2026-09", "month", date(2026, 9, 1), date(2026, 10, 1), Decimal("35.250000")),
+        ("2026-10", "month", date(2026, 10, 1), date(2026, 11, 1), Decimal("36.100000")),
+        ("2027-Q1", "quarter", date(2027, 1, 1), date(2027, 4, 1), Decimal("40.125000")),
+    ]
+    entry = AuditEntry.objects.get()
+    assert entry.action == "marketdata.curve_imported"
+    assert entry.actor == risk_manager
+    assert (entry.object_type, entry.object_id) == ("trading.curvesnapshot", str(snapshot.pk))
+    assert {
+        key: entry.payload[key] for key in ("market", "pricing_date", "revision", "points")
+    } == {
+        "market": "ttf",
+        "pricing_date": "2026-08-18",
+        "revision": 1,
+        "points": 3,
+    }
+
+
+def test_curve_import_csv_accepts_bytes_with_bom_crlf_and_lower_case_quarters(ttf):
+    result = _import(ttf, "\ufeffPeriod, Price\r\n2027-q2,41\r\n\r\n".encode())
+    assert result.ok, result.errors
+    assert _prices(result.snapshot) == [
+        ("2027-Q2", "quarter", date(2027, 4, 1), date(2027, 7, 1), Decimal("41.000000"))
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("", [(1, "The file is empty.")], id="empty"),
+        pytest.param("\n \n", [(1, "The file is empty.")], id="blank"),
+        pytest.param("period,price\n", [(1, "no data lines")], id="header-only"),
+        pytest.param("month,price\n2026-09,1\n", [(1, "header period,price")], id="header"),
+        pytest.param("period,price\n2026-09,35\n2026-13,36\n", [(3, "'2026-13' is not a month")], id="bad-period"),
+        pytest.param("period,price\n2026-09-01,35\n", [(2, "only monthly")], id="day-period"),
+        pytest.param("period,price\nCAL-2027,35\n", [(2, "only monthly")], id="year-period"),
+        pytest.param("period,price\n2026-07,35\n", [(2, "delivered before the pricing date 2026-08-18")], id="expired"),
+        pytest.param("period,price\n2026-09,abc\n", [(2, "'abc' is not a number")], id="non-numeric"),
+        pytest.param("period,price\n2026-09,NaN\n", [(2, "'NaN' is not a number")], id="nan"),
+        pytest.param("period,price\n2026-09,0\n2026-10,-1.5\n", [(2, "greater than zero, not 0"), (3, "greater than zero, not -1.5")], id="non-positive"),
+        pytest.param("period,price\n2026-09,1.1234567\n", [(2, "At most 6 decimal places")], id="too-precise"),
+        pytest.param("period,price\n2026-09,1234567890123\n", [(2, "too large")], id="too-large"),
+        pytest.param("period,price\n2026-09,1\n2026-10,2\n2026-09,3\n", [(4, "2026-09 is given twice (first on line 2)")], id="duplicate"),
+        pytest.param("period,price\n2026-09,1,2\n", [(2, "Expected 2 values")], id="columns"),
+        pytest.param("period,price\n2026-09,35\n2026-10,\"36\n", [(3, "The CSV is malformed")], id="unterminated-quote"),
+        pytest.param(b"period,price\n2026-09,35\n2026-10,\xff36\n", [(3, "not UTF-8")], id="not-utf8"),
+        pytest.param("period,price\n" + "2026-09,1\n" * 10_001, [(10_002, "more than 10,000 data lines")], id="too-long"),
+    ],
+)  # fmt: skip
+def test_curve_import_csv_bad_input_reports_the_line_and_writes_nothing(ttf, text, expected):
+    result = _import(ttf, text)
+
+    assert not result.ok
+    assert result.snapshot is None
+    assert [error.line for error in result.errors] == [line for line, _fragment in expected]
+    for (_line, fragment), error in zip(expected, result.errors, strict=True):
+        assert fragment in str(error.message)
+    assert CurveSnapshot.objects.count() == 0
+    assert CurvePoint.objects.count() == 0
+    assert AuditEntry.objects.count() == 0
+
+
+def test_curve_import_csv_reports_every_bad_line_at_once(ttf):
+    result = _import(ttf, "period,price\n2026-09,35\n2026-XX,36\n2026-11,-2\n2026-12,37\n")
+    assert [(e.line, str(e.message)) for e in result.errors] == [
+        (3, "'2026-XX' is not a month (2027-01) or quarter (2027-Q1) code."),
+        (4, "The value must be greater than zero, not -2."),
+    ]
+
+
+def test_curve_import_csv_again_for_the_same_date_adds_revision_2_and_keeps_revision_1(ttf):
+    first = _import(ttf, GOOD_CSV).snapshot
+    second = _import(ttf, "period,price\n2026-09,34.5\n").snapshot
+
+    assert (first.revision, second.revision) == (1, 2)
+    curve = curve_on(ttf, PRICING_DATE)
+    assert (curve.snapshot_id, curve.revision) == (second.pk, 2)
+    assert curve_price(curve, date(2026, 9, 1)) == Decimal("34.500000")
+    # Revision 1 is untouched: history is kept.
+    assert CurveSnapshot.objects.filter(market=ttf, pricing_date=PRICING_DATE).count() == 2
+    assert _prices(first)[0][-1] == Decimal("35.250000")
+    assert AuditEntry.objects.filter(action="marketdata.curve_imported").count() == 2
+
+
+# --- Curve reads --------------------------------------------------------------------------------
+
+
+def test_curve_on_takes_the_latest_snapshot_at_or_before_the_date(ttf):
+    _import(ttf, "period,price\n2026-09,30\n", day=date(2026, 8, 14))
+    _import(ttf, "period,price\n2026-09,31\n", day=date(2026, 8, 17))
+    _import(ttf, "period,price\n2026-09,32\n", day=date(2026, 8, 19))
+
+    on_saturday = curve_on(ttf, date(2026, 8, 16))
+    assert on_saturday.pricing_date == date(2026, 8, 14)
+    assert curve_price(on_saturday, "2026-09") == Decimal("30.000000")
+    assert curve_on(ttf, date(2026, 8, 18)).pricing_date == date(2026, 8, 17)
+    assert curve_on(ttf, date(2026, 8, 19)).pricing_date == date(2026, 8, 19)
+
+
+def test_curve_on_without_a_curve_names_the_market_and_date(ttf, django_assert_num_queries):
+    _import(ttf, "period,price\n2026-09,30\n", day=date(2026, 8, 14))
+    with pytest.raises(MarketDataError) as error:
+        curve_on(ttf, date(2026, 8, 13))
+    assert str(error.value) == "There is no forward curve for ttf on or before 2026-08-13."
+
+
+def test_curve_on_costs_two_queries(ttf, django_assert_num_queries):
+    _import(ttf, GOOD_CSV)
+    with django_assert_num_queries(2):
+        curve = curve_on(ttf, PRICING_DATE)
+    assert len(curve.points) == 3
+
+
+def test_curve_price_uses_the_month_then_the_quarter_then_refuses(ttf):
+    _import(ttf, "period,price\n2027-01,40\n2027-Q1,42\n")
+    curve = curve_on(ttf, PRICING_DATE)
+
+    assert curve_price(curve, date(2027, 1, 15)) == Decimal("40.000000")  # its own month
+    assert curve_price(curve, date(2027, 2, 1)) == Decimal("42.000000")  # the quarter
+    assert curve_price(curve, "2027-03") == Decimal("42.000000")
+    with pytest.raises(MarketDataError) as error:
+        curve_price(curve, date(2027, 4, 1))
+    assert str(error.value) == (
+        "The ttf curve of 2026-08-18 (revision 1) has no price for 2027-04, neither monthly "
+        "nor quarterly."
+    )
+    with pytest.raises(MarketDataError):
+        curve_price(curve, "2027-Q1")
+
+
+def test_curves_on_loads_many_markets_in_a_fixed_number_of_queries(ttf, django_assert_num_queries):
+    hub = MarketFactory(code="henry-hub", currency="USD")
+    empty = MarketFactory(code="nbp", currency="GBP")
+    _import(ttf, "period,price\n2026-09,30\n", day=date(2026, 8, 14))
+    _import(ttf, "period,price\n2026-09,31\n", day=date(2026, 8, 14))
+    _import(hub, "period,price\n2026-09,2.82\n2026-10,2.9\n")
+
+    with django_assert_num_queries(2):
+        curves = curves_on([ttf, hub, empty], PRICING_DATE)
+
+    assert sorted(curves) == ["henry-hub", "ttf"]
+    assert (curves["ttf"].revision, curve_price(curves["ttf"], "2026-09")) == (2, Decimal("31"))
+    assert curve_price(curves["henry-hub"], "2026-10") == Decimal("2.9")
+
+
+# --- FX -----------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def fx_rates(db) -> None:
+    FxRate.objects.bulk_create(
+        [
+            FxRate(base="EUR", quote="USD", date=date(2026, 8, 14), rate=Decimal("1.25")),
+            FxRate(base="EUR", quote="USD", date=date(2026, 8, 17), rate=Decimal("1.1")),
+            FxRate(base="USD", quote="AED", date=date(2026, 8, 17), rate=Decimal("3.6725")),
+        ]
+    )
+
+
+def test_fx_rate_direct_is_the_latest_fixing_at_or_before_the_date(fx_rates):
+    assert fx_rate("EUR", "USD", date(2026, 8, 14)) == Decimal("1.25")
+    assert fx_rate("EUR", "USD", date(2026, 8, 16)) == Decimal("1.25")
+    assert fx_rate("eur", "usd", date(2026, 8, 18)) == Decimal("1.1")
+
+
+def test_fx_rate_inverse_when_only_the_other_way_is_held(fx_rates):
+    assert fx_rate("USD", "EUR", date(2026, 8, 14)) == Decimal("0.8")
+    assert fx_rate("AED", "USD", date(2026, 8, 18)) == Decimal(1) / Decimal("3.6725")
+
+
+def test_fx_rate_of_a_currency_to_itself_is_one_without_a_query(db, django_assert_num_queries):
+    with django_assert_num_queries(0):
+        assert fx_rate("GBP", "GBP", date(2026, 8, 18)) == Decimal(1)
+
+
+@pytest.mark.parametrize(
+    ("base", "quote", "day"),
+    [("EUR", "USD", date(2026, 8, 13)), ("GBP", "USD", date(2026, 8, 18))],
+)
+def test_fx_rate_unknown_is_an_error(fx_rates, base, quote, day):
+    with pytest.raises(MarketDataError) as error:
+        fx_rate(base, quote, day)
+    assert str(error.value) == (
+        f"There is no {base}/{quote} FX rate on or before {day.isoformat()}."
+    )
+
+
+def test_fx_convert_multiplies_by_the_rate(fx_rates):
+    assert fx_convert(Decimal("1000.00"), "EUR", "USD", date(2026, 8, 14)) == Decimal("1250.0000")
+    assert fx_convert(Decimal("1250"), "USD", "EUR", date(2026, 8, 14)) == Decimal("1000.0")
+
+
+def test_fx_import_csv_writes_rates_is_idempotent_and_refuses_overwrites(db):
+    text = "date,base,quote,rate\n2026-08-17,eur,usd,1.1\n2026-08-17,GBP,USD,1.3\n"
+    assert fx_import_csv(user=None, text=text).created == 2
+    assert fx_rate("GBP", "USD", date(2026, 8, 17)) == Decimal("1.3")
+
+    again = fx_import_csv(user=None, text=text)
+    assert (again.ok, again.created) == (True, 0)
+
+    changed = fx_import_csv(user=None, text="date,base,quote,rate\n2026-08-17,GBP,USD,1.31\n")
+    assert [(e.line, str(e.message)) for e in changed.errors] == [
+        (2, "GBP/USD on 2026-08-17 is already held at 1.3; FX rates are not overwritten.")
+    ]
+    assert FxRate.objects.count() == 2
+    assert AuditEntry.objects.filter(action="marketdata.fx_imported").count() == 2
+
+
+def test_fx_import_csv_bad_lines_are_reported_and_nothing_is_written(db):
+    text = (
+        "date,base,quote,rate\n"
+        "2026-08-32,EUR,USD,1.1\n"
+        "2026-08-17,EURO,USD,1.1\n"
+        "2026-08-17,USD,USD,1\n"
+        "2026-08-17,EUR,USD,0\n"
+        "2026-08-18,EUR,USD,1.1\n"
+        "2026-08-18,EUR,USD,1.1\n"
+    )
+    result = fx_import_csv(user=None, text=text)
+    assert [(e.line, str(e.message)) for e in result.errors] == [
+        (2, "'2026-08-32' is not a date (2026-08-18)."),
+        (3, "'EURO' is not a currency code (e.g. EUR)."),
+        (4, "Base and quote are the same currency."),
+        (5, "The value must be greater than zero, not 0."),
+        (7, "EUR/USD on 2026-08-18 is given twice (first on line 6)."),
+    ]
+    assert FxRate.objects.count() == 0
+    assert AuditEntry.objects.count() == 0
+
+
+# --- The demo history ---------------------------------------------------------------------------
+
+
+def test_seed_market_data_front_month_is_the_real_henry_hub_spot_and_reruns_add_nothing(seeded):
+    call_command("seed_market_data", "--from", "2026-08-12", "--to", "2026-08-18", verbosity=0)
+    counts = (CurveSnapshot.objects.count(), CurvePoint.objects.count(), FxRate.objects.count())
+
+    hub = Market.objects.get(code="henry-hub")
+    # henry-hub-daily.csv: 2026-08-14,2.79 and 2026-08-18,2.82 (EIA).
+    assert curve_price(curve_on(hub, date(2026, 8, 14)), "2026-09") == Decimal("2.790")
+    curve = curve_on(hub, date(2026, 8, 18))
+    assert curve_price(curve, "2026-09") == Decimal("2.820")
+    assert len(curve.points) == 28  # 24 months and 4 quarters
+    assert [p.period for p in curve.points if p.kind == "quarter"] == [
+        "2028-Q3",
+        "2028-Q4",
+        "2029-Q1",
+        "2029-Q2",
+    ]
+    # brent-daily.csv: 2026-08-18,95.29.
+    brent = curve_on(Market.objects.get(code="ice-brent"), date(2026, 8, 18))
+    assert curve_price(brent, "2026-09") == Decimal("95.290")
+    # Five EIA trading days in the window (12, 13, 14, 17, 18 August) for each of 10 markets.
+    assert counts[0] == 50
+    assert CurveSnapshot.objects.filter(market=hub).count() == 5
+    assert set(CurveSnapshot.objects.values_list("source", flat=True)) == {
+        "demo curve derived from EIA spot prices; not market data"
+    }
+    assert fx_rate("USD", "AED", date(2026, 8, 18)) == Decimal("3.6725")
+    assert counts[2] == 4 * 5  # four pairs, five weekdays
+
+    call_command("seed_market_data", "--from", "2026-08-12", "--to", "2026-08-18", verbosity=0)
+    assert (
+        CurveSnapshot.objects.count(),
+        CurvePoint.objects.count(),
+        FxRate.objects.count(),
+    ) == counts
+    assert AuditEntry.objects.filter(action="marketdata.demo_seeded").count() == 1
+
+
+def test_seed_market_data_without_the_data_folder_fails_unless_told_to_skip(seeded, tmp_path):
+    missing = Path(tmp_path) / "nowhere"
+    with pytest.raises(CommandError, match="EIA spot price files are not in"):
+        call_command("seed_market_data", "--data-dir", str(missing), verbosity=0)
+    call_command("seed_market_data", "--data-dir", str(missing), "--if-missing-skip", verbosity=0)
+    assert CurveSnapshot.objects.count() == 0
