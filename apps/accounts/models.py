@@ -222,3 +222,38 @@ def backup_code_hashes(normalised: str) -> list[str]:
         ).hexdigest()
         for key in keys
     ]
+
+
+class IdempotencyRecord(models.Model):
+    """The first answer to a create request that carried an `Idempotency-Key`.
+
+    One per (user, key, scope). A replay with the same request body gets the stored answer
+    again; the same key with another body is refused. Written in the same transaction as what
+    the request created, so either both exist or neither (`apps.accounts.idempotency`).
+    """
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        verbose_name=_("user"),
+    )
+    key = models.CharField(_("idempotency key"), max_length=255)
+    scope = models.CharField(_("scope"), max_length=100)
+    fingerprint = models.CharField(_("request fingerprint"), max_length=64)
+    status_code = models.PositiveSmallIntegerField(_("response status"), null=True)
+    response_body = models.JSONField(_("response body"), null=True)
+    created_at = models.DateTimeField(_("created at"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("idempotency record")
+        verbose_name_plural = _("idempotency records")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "key", "scope"], name="idempotencyrecord_user_key_scope_uniq"
+            )
+        ]
+        indexes = [models.Index(fields=["created_at"], name="idempotency_created_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} {self.key}"

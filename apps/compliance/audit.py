@@ -11,7 +11,7 @@ This module imports nothing from the other apps, so that every app (accounts inc
 import hashlib
 import json
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -192,6 +192,54 @@ def audit_append(
         entry.hash = _hash_of(entry)
         entry.save(force_insert=True)
     return entry
+
+
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry for `audit_append_many`: the arguments `audit_append` takes."""
+
+    actor: Any | None
+    action: str
+    obj: models.Model | tuple[str, object] | None = None
+    payload: dict[str, Any] | None = None
+
+
+def audit_append_many(records: Sequence[AuditRecord]) -> list[AuditEntry]:
+    """Append several entries in order, under one hold of the chain's lock and one INSERT.
+
+    The same chain as `audit_append` makes one by one (gapless seq, each entry's prev_hash the
+    hash before it, the same hash function); for a batch of bookings, whose entries would
+    otherwise cost two round trips each. Inside the caller's transaction, like audit_append.
+    """
+    if not records:
+        return []
+    with transaction.atomic(savepoint=False):
+        head = _lock_and_read_head()
+        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+        created_at = timezone.now()
+        request_id = current_request_id()
+        entries: list[AuditEntry] = []
+        for record in records:
+            object_type, object_id = _object_reference(record.obj)
+            actor = record.actor
+            is_user = actor is not None and getattr(actor, "is_authenticated", False)
+            entry = AuditEntry(
+                seq=seq,
+                created_at=created_at,
+                actor_id=actor.pk if is_user else None,
+                actor_label=actor.get_username() if is_user else "system",
+                action=record.action,
+                object_type=object_type,
+                object_id=object_id,
+                payload=json.loads(canonical_json(record.payload or {})),
+                request_id=request_id,
+                prev_hash=prev_hash,
+            )
+            entry.hash = _hash_of(entry)
+            entries.append(entry)
+            seq, prev_hash = seq + 1, entry.hash
+        AuditEntry.objects.bulk_create(entries)
+    return entries
 
 
 class ChainProblem:

@@ -1,10 +1,23 @@
 """Reads of reference data and counterparties, each with a bounded number of queries."""
 
 from decimal import Decimal
+from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.shortcuts import get_object_or_404
 
-from apps.trading.models import Commodity, Counterparty, Market, MasterAgreement, UnitConversion
+from apps.accounts.models import Role
+from apps.accounts.permissions import desks_for_user, has_role
+from apps.trading.models import (
+    Commodity,
+    Counterparty,
+    Market,
+    MasterAgreement,
+    Position,
+    Trade,
+    TradeVersion,
+    UnitConversion,
+)
 from apps.trading.units import ConversionTable, conversion_table
 
 
@@ -45,3 +58,39 @@ def market_list() -> QuerySet[Market]:
     return Market.objects.select_related(
         "commodity", "quotation_unit", "holiday_calendar", "peak_holiday_calendar"
     )
+
+
+# --- Trades and positions: scoped by the user's desks, here and only here --------------------
+
+
+def _sees_all_desks(user: Any) -> bool:
+    # Compliance officers review trades of every desk (flagged trades, reports); read-only.
+    return has_role(user, Role.COMPLIANCE_OFFICER)
+
+
+def trades_for_user(user: Any) -> QuerySet[Trade]:
+    """The trades `user` may see: those of their desks' books (every desk for compliance)."""
+    trades = Trade.objects.select_related(
+        "book", "book__desk", "market", "counterparty", "created_by"
+    )
+    if _sees_all_desks(user):
+        return trades
+    return trades.filter(book__desk__in=desks_for_user(user))
+
+
+def trade_get_for_user(user: Any, trade_id: int) -> Trade:
+    """The trade, or 404: the same answer for "missing" and "not your desk's"."""
+    return get_object_or_404(trades_for_user(user), pk=trade_id)
+
+
+def trade_versions(trade: Trade) -> QuerySet[TradeVersion]:
+    return trade.versions.select_related(
+        "counterparty", "market", "index_market", "unit", "created_by", "trader"
+    ).order_by("version")
+
+
+def positions_for_user(user: Any) -> QuerySet[Position]:
+    positions = Position.objects.select_related("book", "market", "unit")
+    if _sees_all_desks(user):
+        return positions
+    return positions.filter(book__desk__in=desks_for_user(user))

@@ -1,7 +1,20 @@
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from apps.trading.models import Counterparty, Market, MasterAgreement
+from apps.trading.models import (
+    Counterparty,
+    DealType,
+    DeliveryProfile,
+    Market,
+    MasterAgreement,
+    OptionKind,
+    Position,
+    Side,
+    Trade,
+    TradeVersion,
+)
 
 
 class MasterAgreementSerializer(serializers.ModelSerializer):
@@ -83,3 +96,215 @@ class MarketSerializer(serializers.ModelSerializer):
     @extend_schema_field(PeakSerializer(allow_null=True))
     def get_peak(self, market: Market) -> dict | None:
         return PeakSerializer(market).data if market.has_peak else None
+
+
+# --- Trades and positions --------------------------------------------------------------------
+
+
+class TradeTermsInputSerializer(serializers.Serializer):
+    """The terms of a trade as a client sends them; references by code. Shapes and types are
+    checked here, meaning (references, currency, period, deal-type rules) by the service."""
+
+    book = serializers.CharField(max_length=32)
+    counterparty = serializers.CharField(max_length=16)
+    deal_type = serializers.ChoiceField(choices=DealType.choices)
+    side = serializers.ChoiceField(choices=Side.choices)
+    market = serializers.CharField(max_length=32)
+    period = serializers.CharField(
+        max_length=16,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text=_("A period code: 2026-03, 2026-Q2, 2026-W13, SUM-2026, CAL-2027."),
+    )
+    delivery_start = serializers.DateField(required=False, allow_null=True, default=None)
+    delivery_end = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text=_("Exclusive.")
+    )
+    profile = serializers.ChoiceField(
+        choices=DeliveryProfile.choices, required=False, default=DeliveryProfile.BASE
+    )
+    quantity = serializers.DecimalField(
+        max_digits=18,
+        decimal_places=6,
+        help_text=_("Per delivery hour (MW) for power, per day for other commodities."),
+    )
+    unit = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
+    price = serializers.DecimalField(max_digits=20, decimal_places=6)
+    currency = serializers.CharField(max_length=3)
+    index_market = serializers.CharField(
+        max_length=32, required=False, allow_blank=True, default=""
+    )
+    option_type = serializers.ChoiceField(
+        choices=OptionKind.choices, required=False, allow_blank=True, default=""
+    )
+    strike = serializers.DecimalField(
+        max_digits=20, decimal_places=6, required=False, allow_null=True, default=None
+    )
+    expiry_date = serializers.DateField(required=False, allow_null=True, default=None)
+    trade_date = serializers.DateField(
+        required=False, allow_null=True, default=None, help_text=_("Default: today (UTC).")
+    )
+    executed_at = serializers.DateTimeField(
+        required=False, allow_null=True, default=None, help_text=_("Default: now.")
+    )
+
+
+class TradeAmendInputSerializer(TradeTermsInputSerializer):
+    """The version being amended and the terms that change (the others are kept)."""
+
+    version = serializers.IntegerField(min_value=1)
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class TradeActionInputSerializer(serializers.Serializer):
+    version = serializers.IntegerField(
+        min_value=1, help_text=_("The trade's current version, as the client last read it.")
+    )
+    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+
+
+class RuleResultSerializer(serializers.Serializer):
+    rule = serializers.CharField()
+    outcome = serializers.CharField()
+    reason = serializers.CharField(help_text=_("In the request's language."))
+
+
+def rule_results(results: list[dict]) -> list[dict]:
+    """Stored pre-trade results with their reason in the active language."""
+    return [
+        {
+            "rule": r["rule"],
+            "outcome": r["outcome"],
+            "reason": gettext(r["message"]) % r["params"] if r["message"] else "",
+        }
+        for r in results
+    ]
+
+
+class TradeVersionSerializer(serializers.ModelSerializer):
+    counterparty = serializers.CharField(source="counterparty.short_code")
+    market = serializers.CharField(source="market.code")
+    index_market = serializers.CharField(source="index_market.code", allow_null=True)
+    unit = serializers.CharField(source="unit.code")
+    created_by = serializers.CharField(source="created_by.username")
+    trader = serializers.CharField(source="trader.username")
+    pretrade_results = serializers.SerializerMethodField()
+
+    class Meta:
+        model = TradeVersion
+        fields = [
+            "version",
+            "status",
+            "created_by",
+            "created_at",
+            "reason",
+            "deal_type",
+            "side",
+            "counterparty",
+            "trader",
+            "market",
+            "index_market",
+            "period_code",
+            "delivery_start",
+            "delivery_end",
+            "profile",
+            "quantity",
+            "total_quantity",
+            "unit",
+            "price",
+            "currency",
+            "notional",
+            "option_type",
+            "strike",
+            "expiry_date",
+            "delta",
+            "trade_date",
+            "executed_at",
+            "pretrade_results",
+        ]
+
+    @extend_schema_field(RuleResultSerializer(many=True))
+    def get_pretrade_results(self, version: TradeVersion) -> list[dict]:
+        return rule_results(version.pretrade_results)
+
+
+class TradeSerializer(serializers.ModelSerializer):
+    """A trade with its current terms (`terms`); the detail adds every version."""
+
+    book = serializers.CharField(source="book.code")
+    desk = serializers.CharField(source="book.desk.code")
+    created_by = serializers.CharField(source="created_by.username")
+    terms = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Trade
+        fields = [
+            "id",
+            "trade_ref",
+            "book",
+            "desk",
+            "status",
+            "current_version",
+            "created_by",
+            "created_at",
+            "terms",
+        ]
+
+    @extend_schema_field(TradeVersionSerializer)
+    def get_terms(self, trade: Trade) -> dict:
+        current = getattr(trade, "current", None)
+        if current is None:
+            current = next(v for v in trade.versions.all() if v.version == trade.current_version)
+        return TradeVersionSerializer(current).data
+
+
+class TradeDetailSerializer(TradeSerializer):
+    versions = TradeVersionSerializer(many=True, read_only=True)
+
+    class Meta(TradeSerializer.Meta):
+        fields = [*TradeSerializer.Meta.fields, "versions"]
+
+
+class BulkTradeSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    trade_ref = serializers.CharField()
+    status = serializers.CharField()
+    current_version = serializers.IntegerField()
+    total_quantity = serializers.DecimalField(max_digits=24, decimal_places=6)
+    unit = serializers.CharField()
+    notional = serializers.DecimalField(max_digits=22, decimal_places=2, allow_null=True)
+    currency = serializers.CharField()
+
+
+class BulkItemResultSerializer(serializers.Serializer):
+    index = serializers.IntegerField()
+    status = serializers.CharField(help_text=_("booked, pending_approval, blocked or invalid."))
+    trade = BulkTradeSerializer(allow_null=True)
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    checks = RuleResultSerializer(many=True)
+
+
+class BulkResultSerializer(serializers.Serializer):
+    counts = serializers.DictField(child=serializers.IntegerField())
+    results = BulkItemResultSerializer(many=True)
+
+
+class BlockedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField()
+    checks = RuleResultSerializer(many=True)
+
+
+class PositionSerializer(serializers.ModelSerializer):
+    book = serializers.CharField(source="book.code")
+    market = serializers.CharField(source="market.code")
+    unit = serializers.CharField(source="unit.code")
+    month = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Position
+        fields = ["id", "book", "market", "month", "unit", "quantity", "quantity_mwh", "updated_at"]
+
+    def get_month(self, position: Position) -> str:
+        return position.month.strftime("%Y-%m")

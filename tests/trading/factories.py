@@ -1,4 +1,4 @@
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import factory
@@ -10,6 +10,8 @@ from apps.trading.models import (
     Book,
     Commodity,
     Counterparty,
+    DealType,
+    DeskTradingPolicy,
     Dimension,
     HolidayCalendar,
     KycStatus,
@@ -17,8 +19,10 @@ from apps.trading.models import (
     Market,
     MasterAgreement,
     Sector,
+    Side,
     Unit,
 )
+from apps.trading.services import TradeTerms
 from tests.factories import DeskFactory
 
 
@@ -120,3 +124,36 @@ class MasterAgreementFactory(factory.django.DjangoModelFactory):
     legal_entity = factory.SubFactory(LegalEntityFactory)
     signed_on = date(2024, 1, 15)
     netting = True
+
+
+# --- Trades ---------------------------------------------------------------------------------------
+
+
+class DeskTradingPolicyFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = DeskTradingPolicy
+        django_get_or_create = ("desk",)
+
+    desk = factory.SubFactory(DeskFactory)
+    approval_threshold = Decimal("1000000.00")
+    currency = "EUR"
+
+
+def trade_terms(**overrides: object) -> TradeTerms:
+    """A 10 MW base-load EEX power purchase for March 2026 from NORDWIND into PEU-FLOW, at
+    85.50 EUR/MWh, traded on 2026-01-15 (the seeded reference data)."""
+    values: dict[str, object] = {
+        "book": "PEU-FLOW",
+        "counterparty": "NORDWIND",
+        "deal_type": DealType.PHYSICAL_FIXED,
+        "side": Side.BUY,
+        "market": "eex-de-power",
+        "quantity": Decimal("10"),
+        "price": Decimal("85.50"),
+        "currency": "EUR",
+        "period": "2026-03",
+        "trade_date": date(2026, 1, 15),
+        "executed_at": datetime(2026, 1, 15, 9, 30, tzinfo=UTC),
+    }
+    values.update(overrides)
+    return TradeTerms(**values)  # type: ignore[arg-type]

@@ -1,0 +1,315 @@
+"""The trade and position API: create, bulk, amend, cancel, approve; scoping; bad input."""
+
+import json
+from decimal import Decimal
+
+import pytest
+from django.test import Client
+
+from apps.compliance.models import AuditEntry
+from apps.trading.models import Position, Trade, TradeVersion
+from apps.trading.services import trade_book
+from tests.trading.factories import DeskTradingPolicyFactory, trade_terms
+
+pytestmark = pytest.mark.usefixtures("seeded")
+
+TRADES = "/api/v1/trades/"
+BULK = "/api/v1/trades/bulk/"
+
+PAYLOAD = {
+    "book": "PEU-FLOW",
+    "counterparty": "NORDWIND",
+    "deal_type": "physical_fixed",
+    "side": "buy",
+    "market": "eex-de-power",
+    "quantity": "10",
+    "price": "85.50",
+    "currency": "EUR",
+    "period": "2026-03",
+    "trade_date": "2026-01-15",
+    "executed_at": "2026-01-15T09:30:00Z",
+}
+
+
+def _client(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def _post(client: Client, url: str, data, **headers):
+    return client.post(url, data=json.dumps(data), content_type="application/json", headers=headers)
+
+
+def test_create_books_trade_and_returns_it(trader):
+    response = _post(_client(trader), TRADES, PAYLOAD)
+    assert response.status_code == 201, response.json()
+    body = response.json()
+    assert body["trade_ref"] == "T-000001"
+    assert body["status"] == "booked"
+    assert body["book"] == "PEU-FLOW"
+    assert body["desk"] == "power-eu"
+    assert body["terms"]["total_quantity"] == "7430.000000"
+    assert body["terms"]["notional"] == "635265.00"
+    assert [v["version"] for v in body["versions"]] == [1]
+    assert {r["rule"]: r["outcome"] for r in body["terms"]["pretrade_results"]} == {
+        "kyc_valid": "pass",
+        "credit_limit": "pass",
+        "self_trade": "pass",
+    }
+
+
+def test_create_with_same_idempotency_key_books_once(trader):
+    client = _client(trader)
+    first = _post(client, TRADES, PAYLOAD, **{"Idempotency-Key": "order-42"})
+    second = _post(client, TRADES, PAYLOAD, **{"Idempotency-Key": "order-42"})
+    assert (first.status_code, second.status_code) == (201, 201)
+    assert second.json() == first.json()
+    assert second.headers["Idempotent-Replayed"] == "true"
+    assert Trade.objects.count() == 1
+    assert AuditEntry.objects.filter(action="trading.trade_booked").count() == 1
+
+
+def test_create_same_key_other_body_is_422(trader):
+    client = _client(trader)
+    _post(client, TRADES, PAYLOAD, **{"Idempotency-Key": "order-42"})
+    response = _post(
+        client, TRADES, {**PAYLOAD, "quantity": "11"}, **{"Idempotency-Key": "order-42"}
+    )
+    assert response.status_code == 422
+    assert response.json()["code"] == "idempotency_key_reused"
+    assert Trade.objects.count() == 1
+
+
+def test_create_blocked_is_422_with_reasons_and_no_trade(trader):
+    response = _post(_client(trader), TRADES, {**PAYLOAD, "counterparty": "ALBION"})
+    assert response.status_code == 422
+    body = response.json()
+    assert body["code"] == "blocked"
+    assert body["checks"][0] == {
+        "rule": "kyc_valid",
+        "outcome": "block",
+        "reason": "The counterparty's KYC has expired.",
+    }
+    assert Trade.objects.count() == 0
+    assert AuditEntry.objects.filter(action="trading.trade_blocked").count() == 1
+
+
+def test_create_blocked_replayed_is_audited_once(trader):
+    client = _client(trader)
+    for _ in range(2):
+        response = _post(
+            client, TRADES, {**PAYLOAD, "counterparty": "ALBION"}, **{"Idempotency-Key": "b-1"}
+        )
+        assert response.status_code == 422
+    assert AuditEntry.objects.filter(action="trading.trade_blocked").count() == 1
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"book": "NOPE"}, "book"),
+        ({"book": "GUS-FLOW"}, "book"),
+        ({"counterparty": "NOPE"}, "counterparty"),
+        ({"market": "nope"}, "market"),
+        ({"quantity": "0"}, "quantity"),
+        ({"quantity": "-10"}, "quantity"),
+        ({"quantity": "ten"}, "quantity"),
+        ({"quantity": "NaN"}, "quantity"),
+        ({"currency": "USD"}, "currency"),
+        (
+            {"period": "", "delivery_start": "2026-03-10", "delivery_end": "2026-03-01"},
+            "delivery_end",
+        ),
+        ({"deal_type": "barter"}, "deal_type"),
+        ({"trade_date": "15/01/2026"}, "trade_date"),
+        ({"side": None}, "side"),
+    ],
+)
+def test_create_bad_input_is_400_naming_the_field(trader, change, field):
+    response = _post(_client(trader), TRADES, {**PAYLOAD, **change})
+    assert response.status_code == 400
+    assert field in response.json()
+    assert Trade.objects.count() == 0
+    assert not AuditEntry.objects.filter(action__startswith="trading.").exists()
+
+
+def test_create_malformed_json_is_400(trader):
+    response = _client(trader).post(TRADES, data="{not json", content_type="application/json")
+    assert response.status_code == 400
+    assert Trade.objects.count() == 0
+
+
+def test_create_refused_to_risk_manager(risk_manager):
+    assert _post(_client(risk_manager), TRADES, PAYLOAD).status_code == 403
+
+
+# --- Bulk ---------------------------------------------------------------------------------------
+
+
+def test_bulk_gives_results_by_index(trader):
+    items = [PAYLOAD, {**PAYLOAD, "quantity": "-1"}, {**PAYLOAD, "counterparty": "ALBION"}]
+    response = _post(_client(trader), BULK, items, **{"Idempotency-Key": "batch-1"})
+    assert response.status_code == 200
+    body = response.json()
+    assert body["counts"] == {"booked": 1, "pending_approval": 0, "blocked": 1, "invalid": 1}
+    assert [(r["index"], r["status"]) for r in body["results"]] == [
+        (0, "booked"),
+        (1, "invalid"),
+        (2, "blocked"),
+    ]
+    assert body["results"][0]["trade"]["trade_ref"] == "T-000001"
+    assert "quantity" in body["results"][1]["errors"]
+    assert body["results"][2]["checks"][0]["rule"] == "kyc_valid"
+    assert Trade.objects.count() == 1
+    replay = _post(_client(trader), BULK, items, **{"Idempotency-Key": "batch-1"})
+    assert replay.json() == body
+    assert Trade.objects.count() == 1
+
+
+def test_bulk_serializer_errors_are_per_item(trader):
+    response = _post(_client(trader), BULK, [PAYLOAD, {"book": "PEU-FLOW"}, "not an object"])
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["booked", "invalid", "invalid"]
+    assert "counterparty" in results[1]["errors"]
+
+
+def test_bulk_over_1000_is_400(trader):
+    response = _post(_client(trader), BULK, [PAYLOAD] * 1001)
+    assert response.status_code == 400
+    assert response.json()["non_field_errors"] == [
+        "Send from 1 to 1000 trades per request (this one has 1001)."
+    ]
+    assert Trade.objects.count() == 0
+
+
+def test_bulk_not_a_list_is_400(trader):
+    assert _post(_client(trader), BULK, PAYLOAD).status_code == 400
+
+
+# --- Reading, scoping -------------------------------------------------------------------------
+
+
+def test_list_scoped_to_desks_and_filtered(trader, other_desk_trader):
+    trade_book(user=trader, terms=trade_terms())
+    trade_book(user=trader, terms=trade_terms(book="PEU-HEDGE", period="2026-04"))
+    gas = trade_terms(
+        book="GUS-FLOW",
+        counterparty="PRAIRIE",
+        market="henry-hub",
+        currency="USD",
+        price=Decimal("3.25"),
+    )
+    trade_book(user=other_desk_trader, terms=gas)
+
+    mine = _client(trader).get(TRADES).json()["results"]
+    assert [t["trade_ref"] for t in mine] == ["T-000002", "T-000001"]
+    hedges = _client(trader).get(TRADES, {"book": "PEU-HEDGE"}).json()["results"]
+    assert [t["trade_ref"] for t in hedges] == ["T-000002"]
+    theirs = _client(other_desk_trader).get(TRADES).json()["results"]
+    assert [t["trade_ref"] for t in theirs] == ["T-000003"]
+    assert _client(trader).get(TRADES, {"desk": "gas-us"}).json()["results"] == []
+
+
+def test_list_query_count_does_not_grow(trader, django_assert_max_num_queries):
+    client = _client(trader)
+    trade_book(user=trader, terms=trade_terms())
+    client.get(TRADES)  # warm the session
+    for _ in range(5):
+        trade_book(user=trader, terms=trade_terms())
+    with django_assert_max_num_queries(8):
+        assert len(client.get(TRADES).json()["results"]) == 6
+
+
+def test_other_desk_gets_404_on_retrieve_amend_cancel(trader, other_desk_trader):
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    client = _client(other_desk_trader)
+    assert client.get(f"{TRADES}{trade.pk}/").status_code == 404
+    assert (
+        _post(client, f"{TRADES}{trade.pk}/amend/", {"version": 1, "quantity": "1"}).status_code
+        == 404
+    )
+    assert _post(client, f"{TRADES}{trade.pk}/cancel/", {"version": 1}).status_code == 404
+    assert _post(client, f"{TRADES}{trade.pk}/approve/", {"version": 1}).status_code == 404
+    assert TradeVersion.objects.count() == 1
+
+
+def test_retrieve_shows_versions(trader):
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    client = _client(trader)
+    _post(client, f"{TRADES}{trade.pk}/amend/", {"version": 1, "price": "90"})
+    body = client.get(f"{TRADES}{trade.pk}/").json()
+    assert body["current_version"] == 2
+    assert [(v["version"], v["price"]) for v in body["versions"]] == [
+        (1, "85.500000"),
+        (2, "90.000000"),
+    ]
+
+
+# --- Amend, cancel, approve ------------------------------------------------------------------
+
+
+def test_amend_stale_version_is_409(trader):
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    client = _client(trader)
+    assert (
+        _post(client, f"{TRADES}{trade.pk}/amend/", {"version": 1, "price": "90"}).status_code
+        == 200
+    )
+    response = _post(client, f"{TRADES}{trade.pk}/amend/", {"version": 1, "price": "91"})
+    assert response.status_code == 409
+    assert response.json()["code"] == "stale_version"
+
+
+def test_amend_without_version_is_400(trader):
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    response = _post(_client(trader), f"{TRADES}{trade.pk}/amend/", {"price": "90"})
+    assert response.status_code == 400
+    assert "version" in response.json()
+
+
+def test_amend_bad_quantity_is_400_and_nothing_written(trader):
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    response = _post(_client(trader), f"{TRADES}{trade.pk}/amend/", {"version": 1, "quantity": "0"})
+    assert response.status_code == 400
+    assert "quantity" in response.json()
+    assert TradeVersion.objects.count() == 1
+
+
+def test_cancel_reverses_positions(trader):
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    response = _post(_client(trader), f"{TRADES}{trade.pk}/cancel/", {"version": 1, "reason": "x"})
+    assert response.status_code == 200
+    assert response.json()["status"] == "cancelled"
+    assert Position.objects.count() == 0
+    again = _post(_client(trader), f"{TRADES}{trade.pk}/cancel/", {"version": 2})
+    assert (again.status_code, again.json()["code"]) == (409, "invalid_state")
+
+
+def test_approve_four_eyes_over_api(trader, risk_manager, desk_a):
+    DeskTradingPolicyFactory(desk=desk_a, approval_threshold=Decimal("100000"))
+    created = _post(_client(trader), TRADES, PAYLOAD).json()
+    assert created["status"] == "pending_approval"
+    url = f"{TRADES}{created['id']}/approve/"
+    own = _post(_client(trader), url, {"version": 1})
+    assert own.status_code == 403
+    approved = _post(_client(risk_manager), url, {"version": 1})
+    assert approved.status_code == 200
+    assert approved.json()["status"] == "booked"
+    assert Position.objects.get().quantity == Decimal("7430")
+
+
+def test_positions_list_scoped_and_filtered(trader, other_desk_trader):
+    trade_book(user=trader, terms=trade_terms(period="2026-Q1"))
+    response = _client(trader).get("/api/v1/positions/", {"month": "2026-02"})
+    assert [
+        (p["book"], p["month"], p["quantity"], p["quantity_mwh"])
+        for p in response.json()["results"]
+    ] == [("PEU-FLOW", "2026-02", "6720.000000", "6720.000000")]
+    assert _client(other_desk_trader).get("/api/v1/positions/").json()["results"] == []
+
+
+def test_schema_generates(trader):
+    response = _client(trader).get("/api/schema/")
+    assert response.status_code == 200
+    assert b"/api/v1/trades/bulk/" in response.content
