@@ -417,3 +417,99 @@ def test_incremental_positions_equal_rebuild_after_mixed_operations(trader):
     assert after == before
     assert len(after) == 13  # May nets with the sell only in part: 12 months of 2027 + May 2026
     assert Book.objects.get(code="PEU-FLOW").positions.count() == 13
+
+
+# --- Options, index-priced forwards, FX -----------------------------------------------------
+
+
+@pytest.fixture
+def march_curve():
+    """EEX German power on 2026-01-15: March 2026 at 80 EUR/MWh; default volatility 50 %."""
+    from apps.trading.models import CurvePoint, CurveSnapshot, MarketVolatility
+
+    market = Market.objects.get(code="eex-de-power")
+    snapshot = CurveSnapshot.objects.create(
+        market=market, pricing_date=date(2026, 1, 15), revision=1, point_count=1
+    )
+    CurvePoint.objects.create(
+        snapshot=snapshot,
+        period="2026-03",
+        kind="month",
+        start=date(2026, 3, 1),
+        end=date(2026, 4, 1),
+        price=Decimal("80"),
+    )
+    MarketVolatility.objects.create(market=market, volatility=Decimal("0.5"))
+    return snapshot
+
+
+def _option(**overrides):
+    values = {
+        "deal_type": "option",
+        "option_type": "call",
+        "strike": Decimal("75"),
+        "expiry_date": date(2026, 2, 26),  # 42 days after the trade date
+        "price": Decimal("6.20"),
+    }
+    values.update(overrides)
+    return trade_terms(**values)
+
+
+def test_option_position_is_delta_times_quantity(trader, march_curve):
+    # Black-76, F 80, K 75, vol 0.5, T 42/365, r 0: call delta N(d1) = 0.67914831.
+    version = trade_book(user=trader, terms=_option()).version
+    assert version.delta == Decimal("0.67914831")
+    assert version.notional == Decimal("557250.00")  # 7,430 MWh x strike 75
+    assert _positions() == {
+        # 7,430 x 0.67914831 = 5,046.0719433 (bought call: long delta)
+        ("PEU-FLOW", "eex-de-power", "2026-03"): (Decimal("5046.071943"), Decimal("5046.071943"))
+    }
+
+
+def test_sold_put_is_long_delta(trader, march_curve):
+    version = trade_book(user=trader, terms=_option(option_type="put", side="sell")).version
+    assert version.delta == Decimal("-0.32085169")
+    assert _positions()[("PEU-FLOW", "eex-de-power", "2026-03")][0] == Decimal("2383.928057")
+
+
+def test_option_without_volatility_is_refused(trader, march_curve):
+    from apps.trading.models import MarketVolatility
+
+    MarketVolatility.objects.all().delete()
+    with pytest.raises(ValidationError) as caught:
+        trade_book(user=trader, terms=_option())
+    assert caught.value.message_dict["market"] == [
+        "No volatility for eex-de-power to compute the option's delta."
+    ]
+
+
+def test_index_priced_forward_notional_from_index_curve(trader, march_curve):
+    terms = trade_terms(
+        deal_type="physical_index", index_market="eex-de-power", price=Decimal("-1.50")
+    )
+    version = trade_book(user=trader, terms=terms).version
+    assert version.notional == Decimal("583255.00")  # 7,430 x (80 - 1.50)
+    assert version.index_market.code == "eex-de-power"
+
+
+def test_index_priced_forward_without_curve_blocks_on_credit(trader):
+    terms = trade_terms(deal_type="physical_index", index_market="eex-de-power")
+    with pytest.raises(TradeBlocked) as caught:
+        trade_book(user=trader, terms=terms)
+    assert [r.rule for r in caught.value.report.blocks] == ["credit_limit"]
+
+
+def test_notional_converted_to_credit_currency(other_desk_trader):
+    # GULFSTAR's credit is in USD; a EUR trade needs the EUR/USD rate of the trade date.
+    from apps.trading.models import FxRate
+
+    terms = trade_terms(book="GUS-FLOW", counterparty="GULFSTAR", market="ttf", period="2026-04")
+    with pytest.raises(TradeBlocked):  # no rate: the credit check cannot hold, it blocks
+        trade_book(user=other_desk_trader, terms=terms)
+    FxRate.objects.create(base="EUR", quote="USD", date=date(2026, 1, 14), rate=Decimal("1.1"))
+    result = trade_book(user=other_desk_trader, terms=terms)
+    assert result.status == "booked"
+    # 30 days x 10 MWh x 85.50 = 25,650 EUR; the checks saw 28,215.00 USD.
+    entry = AuditEntry.objects.filter(action="trading.trade_blocked").get()
+    assert entry.payload["proposal"]["notional"] == "25650.00"
+    assert entry.payload["proposal"]["notional_in_credit_currency"] is None
