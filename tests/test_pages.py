@@ -92,6 +92,22 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
     "trading-api:market-list":     (None,      (401,         200,         200,         200,         403,         403,         403)),
     "trading-api:market-detail":   ({"code": "no-such-market"},
                                                (401,         404,         404,         404,         403,         403,         403)),
+    # Market data: read like reference data; upload also needs trading.add_curvesnapshot,
+    # which no role holds yet (the role map is to grant it to risk managers).
+    "trading-api:curve-list":      (None,      (401,         200,         200,         200,         403,         403,         403)),
+    "trading-api:curve-detail":    ({"pk": 0}, (401,         404,         404,         404,         403,         403,         403)),
+    "trading-api:curve-upload":    (None,      (401,         403,         403,         403,         403,         403,         403)),
+    "trading-api:fxrate-list":     (None,      (401,         200,         200,         200,         403,         403,         403)),
+    # Trades and positions: read with a trading role (scoped by desk); POST-only endpoints
+    # answer GET with 405 once past the trading-role gate.
+    "trading-api:trade-list":      (None,      (401,         200,         200,         200,         403,         403,         403)),
+    "trading-api:trade-bulk":      (None,      (401,         405,         405,         405,         403,         403,         403)),
+    "trading-api:trade-detail":    ({"pk": 0}, (401,         404,         404,         404,         403,         403,         403)),
+    "trading-api:trade-amend":     ({"pk": 0}, (401,         405,         405,         405,         403,         403,         403)),
+    "trading-api:trade-cancel":    ({"pk": 0}, (401,         405,         405,         405,         403,         403,         403)),
+    "trading-api:trade-approve":   ({"pk": 0}, (401,         405,         405,         405,         403,         403,         403)),
+    "trading-api:trade-reject":    ({"pk": 0}, (401,         405,         405,         405,         403,         403,         403)),
+    "trading-api:position-list":   (None,      (401,         200,         200,         200,         403,         403,         403)),
     "api-schema":                  (None,      (401,         200,         200,         200,         200,         200,         403)),
     # The admin: OTPAdminSite admits verified staff only; everyone else meets its login form.
     "admin:index":                 (None,      (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),
@@ -128,6 +144,20 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
     "admin:compliance_auditentry_add":    (None,
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
     "admin:compliance_auditentry_delete": ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    # Trades and positions are written by the trading services only: no add, change or delete.
+    "admin:trading_trade_add":            (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:trading_trade_delete":         ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:trading_position_add":         (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:trading_position_delete":      ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    # Market data is append-only: its add pages are the CSV uploads; nothing is deleted.
+    "admin:trading_curvesnapshot_delete": ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:trading_fxrate_delete":        ({"object_id": 0},
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
 }
 

@@ -6,6 +6,12 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
 
+# Market data (curves, FX) has its own admin module; importing it registers its models.
+# Trades, positions and trading policies likewise (apps.trading.trades_admin).
+from apps.trading import (
+    marketdata_admin,  # noqa: F401
+    trades_admin,  # noqa: F401
+)
 from apps.trading.calendars import holiday_calendar_load
 from apps.trading.models import (
     Book,

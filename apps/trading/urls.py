@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.trading import api
+from apps.trading import api, marketdata_api, trades_api
 
 app_name = "trading"
 
@@ -15,4 +15,18 @@ api_urlpatterns = [
     ),
     path("markets/", api.MarketListView.as_view(), name="market-list"),
     path("markets/<slug:code>/", api.MarketDetailView.as_view(), name="market-detail"),
+    # Market data (apps.trading.marketdata_api)
+    path("curves/", marketdata_api.CurveListView.as_view(), name="curve-list"),
+    path("curves/upload/", marketdata_api.CurveUploadView.as_view(), name="curve-upload"),
+    path("curves/<int:pk>/", marketdata_api.CurveDetailView.as_view(), name="curve-detail"),
+    path("fx-rates/", marketdata_api.FxRateListView.as_view(), name="fxrate-list"),
+    # Trades and positions (apps.trading.trades_api)
+    path("trades/", trades_api.TradeListCreateView.as_view(), name="trade-list"),
+    path("trades/bulk/", trades_api.TradeBulkCreateView.as_view(), name="trade-bulk"),
+    path("trades/<int:pk>/", trades_api.TradeDetailView.as_view(), name="trade-detail"),
+    path("trades/<int:pk>/amend/", trades_api.TradeAmendView.as_view(), name="trade-amend"),
+    path("trades/<int:pk>/cancel/", trades_api.TradeCancelView.as_view(), name="trade-cancel"),
+    path("trades/<int:pk>/approve/", trades_api.TradeApproveView.as_view(), name="trade-approve"),
+    path("trades/<int:pk>/reject/", trades_api.TradeRejectView.as_view(), name="trade-reject"),
+    path("positions/", trades_api.PositionListView.as_view(), name="position-list"),
 ]

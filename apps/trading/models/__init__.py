@@ -1,5 +1,6 @@
 """Trading models, one module per area; import them from here (`apps.trading.models`)."""
 
+from apps.trading.models.marketdata import CurvePoint, CurvePointKind, CurveSnapshot, FxRate
 from apps.trading.models.reference import (
     AgreementKind,
     Book,
@@ -22,21 +23,51 @@ from apps.trading.models.reference import (
     validate_time_zone,
     validate_weekdays,
 )
+from apps.trading.models.trades import (
+    FINAL_STATUSES,
+    DealType,
+    DeliveryProfile,
+    DeskTradingPolicy,
+    MarketVolatility,
+    OptionKind,
+    Position,
+    Side,
+    Trade,
+    TradeRefCounter,
+    TradeStatus,
+    TradeVersion,
+)
 
 __all__ = [
+    "FINAL_STATUSES",
     "AgreementKind",
     "Book",
     "Commodity",
     "Counterparty",
+    "CurvePoint",
+    "CurvePointKind",
+    "CurveSnapshot",
+    "DealType",
+    "DeliveryProfile",
+    "DeskTradingPolicy",
     "Dimension",
+    "FxRate",
     "HolidayCalendar",
     "HolidayDate",
     "HolidaySource",
     "KycStatus",
     "LegalEntity",
     "Market",
+    "MarketVolatility",
     "MasterAgreement",
+    "OptionKind",
+    "Position",
     "Sector",
+    "Side",
+    "Trade",
+    "TradeRefCounter",
+    "TradeStatus",
+    "TradeVersion",
     "Unit",
     "UnitConversion",
     "validate_country",
