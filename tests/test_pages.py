@@ -96,7 +96,7 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
     # which no role holds yet (the role map is to grant it to risk managers).
     "trading-api:curve-list":      (None,      (401,         200,         200,         200,         403,         403,         403)),
     "trading-api:curve-detail":    ({"pk": 0}, (401,         404,         404,         404,         403,         403,         403)),
-    "trading-api:curve-upload":    (None,      (401,         403,         403,         403,         403,         403,         403)),
+    "trading-api:curve-upload":    (None,      (401,         403,         405,         403,         403,         403,         403)),
     "trading-api:fxrate-list":     (None,      (401,         200,         200,         200,         403,         403,         403)),
     # Trades and positions: read with a trading role (scoped by desk); POST-only endpoints
     # answer GET with 405 once past the trading-role gate.

@@ -75,7 +75,11 @@ class User(AbstractUser):
 # `apps.accounts.services.role_groups_ensure` applies this live one (tests, seed_demo).
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.TRADER: ("accounts.view_trading_area",),
-    Role.RISK_MANAGER: ("accounts.view_risk_area", "accounts.view_trading_area"),
+    Role.RISK_MANAGER: (
+        "accounts.view_risk_area",
+        "accounts.view_trading_area",
+        "trading.add_curvesnapshot",  # risk owns the curves that P&L and VaR are marked on
+    ),
     Role.COMPLIANCE_OFFICER: (
         "accounts.view_compliance_area",
         "compliance.view_auditentry",

@@ -291,15 +291,17 @@ def _rows(
     return rows, []
 
 
-def _decimal(text: str, places: int, digits: int) -> tuple[Decimal | None, str | None]:
-    """A positive Decimal that fits the column, or why not."""
+def _decimal(
+    text: str, places: int, digits: int, *, positive: bool = True
+) -> tuple[Decimal | None, str | None]:
+    """A Decimal that fits the column (and is positive, unless `positive` is off), or why not."""
     try:
         value = Decimal(text)
     except InvalidOperation:
         return None, _("%(value)r is not a number.") % {"value": text}
     if not value.is_finite():
         return None, _("%(value)r is not a number.") % {"value": text}
-    if value <= 0:
+    if positive and value <= 0:
         return None, _("The value must be greater than zero, not %(value)s.") % {"value": text}
     exponent = value.as_tuple().exponent
     if isinstance(exponent, int) and -exponent > places:
@@ -378,7 +380,7 @@ def _parse_curve_rows(
                 period = None
             else:
                 first_line[normalised] = line
-        price, problem = _decimal(price_text, PRICE_PLACES, PRICE_DIGITS)
+        price, problem = _decimal(price_text, PRICE_PLACES, PRICE_DIGITS, positive=False)
         if problem:
             errors.append(LineError(line, problem))
         if period is not None and price is not None:

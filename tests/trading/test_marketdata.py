@@ -91,7 +91,6 @@ def test_curve_import_csv_accepts_bytes_with_bom_crlf_and_lower_case_quarters(tt
         pytest.param("period,price\n2026-07,35\n", [(2, "delivered before the pricing date 2026-08-18")], id="expired"),
         pytest.param("period,price\n2026-09,abc\n", [(2, "'abc' is not a number")], id="non-numeric"),
         pytest.param("period,price\n2026-09,NaN\n", [(2, "'NaN' is not a number")], id="nan"),
-        pytest.param("period,price\n2026-09,0\n2026-10,-1.5\n", [(2, "greater than zero, not 0"), (3, "greater than zero, not -1.5")], id="non-positive"),
         pytest.param("period,price\n2026-09,1.1234567\n", [(2, "At most 6 decimal places")], id="too-precise"),
         pytest.param("period,price\n2026-09,1234567890123\n", [(2, "too large")], id="too-large"),
         pytest.param("period,price\n2026-09,1\n2026-10,2\n2026-09,3\n", [(4, "2026-09 is given twice (first on line 2)")], id="duplicate"),
@@ -115,11 +114,24 @@ def test_curve_import_csv_bad_input_reports_the_line_and_writes_nothing(ttf, tex
 
 
 def test_curve_import_csv_reports_every_bad_line_at_once(ttf):
-    result = _import(ttf, "period,price\n2026-09,35\n2026-XX,36\n2026-11,-2\n2026-12,37\n")
+    result = _import(ttf, "period,price\n2026-09,35\n2026-XX,36\n2026-11,abc\n2026-12,37\n")
     assert [(e.line, str(e.message)) for e in result.errors] == [
         (3, "'2026-XX' is not a month (2027-01) or quarter (2027-Q1) code."),
-        (4, "The value must be greater than zero, not -2."),
+        (4, "'abc' is not a number."),
     ]
+
+
+def test_curve_import_csv_accepts_zero_and_negative_prices(ttf):
+    # Power and gas settle below zero at times (and WTI spot did on 2020-04-20): a curve
+    # point is a price, not a magnitude.
+    result = _import(ttf, "period,price\n2026-09,-12.5\n2026-10,0\n2026-11,41.25\n")
+    assert result.ok
+    points = dict(result.snapshot.points.values_list("period", "price"))
+    assert points == {
+        "2026-09": Decimal("-12.5"),
+        "2026-10": Decimal(0),
+        "2026-11": Decimal("41.25"),
+    }
 
 
 def test_curve_import_csv_again_for_the_same_date_adds_revision_2_and_keeps_revision_1(ttf):

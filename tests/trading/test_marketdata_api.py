@@ -115,7 +115,7 @@ def test_curve_upload_bad_fields_are_field_errors(
 
 
 @pytest.mark.parametrize(
-    "role", ["trader", "risk_manager", "compliance_officer", "field_operator", "administrator"]
+    "role", ["trader", "compliance_officer", "field_operator", "administrator"]
 )
 def test_curve_upload_without_the_permission_is_403(ttf, request, verified_client, role):
     user = request.getfixturevalue(role)
@@ -124,6 +124,17 @@ def test_curve_upload_without_the_permission_is_403(ttf, request, verified_clien
     )
     assert response.status_code == 403
     assert CurveSnapshot.objects.count() == 0
+
+
+def test_curve_upload_is_granted_to_the_risk_manager_role(ttf, risk_manager, verified_client):
+    from apps.accounts.services import role_groups_ensure
+
+    role_groups_ensure()  # the groups as the migrations leave them (tests may flush them)
+    response = verified_client(risk_manager).post(
+        UPLOAD_URL, {"market": "ttf", "pricing_date": "2026-08-18", "file": _csv_file()}
+    )
+    assert response.status_code == 201
+    assert CurveSnapshot.objects.count() == 1
 
 
 def test_curve_upload_anonymous_is_refused(ttf, client):

@@ -102,8 +102,6 @@ class CurvePoint(models.Model):
             models.CheckConstraint(
                 condition=Q(end__gt=F("start")), name="curvepoint_end_after_start"
             ),
-            # The import refuses zero and negative prices (see marketdata.curve_import_csv).
-            models.CheckConstraint(condition=Q(price__gt=0), name="curvepoint_price_gt_0"),
         ]
 
     def __str__(self) -> str:
