@@ -26,6 +26,7 @@ def test_role_groups_exist_after_migrations_with_their_permissions():
     assert _permissions(groups["risk_manager"]) == {
         "accounts.view_risk_area",
         "accounts.view_trading_area",
+        "trading.add_curvesnapshot",
     }
     assert _permissions(groups["field_operator"]) == {"accounts.view_operations_area"}
     assert _permissions(groups["administrator"]) == set(ROLE_PERMISSIONS[Role.ADMINISTRATOR])
