@@ -21,6 +21,7 @@ urlpatterns = [
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("accounts/", include("apps.accounts.urls")),
     path("compliance/", include("apps.compliance.urls")),
+    path("trading/", include("apps.trading.urls")),
     path("admin/", admin.site.urls),
     # Each app's urls.py names its pages (`urlpatterns`) and its API (`api_urlpatterns`).
     path("api/v1/", include((account_urls.api_urlpatterns, "accounts-api"))),

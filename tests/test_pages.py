@@ -78,6 +78,12 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
     "accounts:api-tokens":         (None,      (LOGIN,       200,         200,         200,         200,         200,         MFA_SETUP)),
     "accounts:api-token-revoke":   ({"token_id": 0},
                                                (405,         405,         405,         405,         405,         405,         MFA_SETUP)),
+    # Trading pages: the blotter, its CSV and the trade page for traders and risk managers
+    # (scoped by desk); deal capture for traders only.
+    "trading:blotter":             (None,      (LOGIN,       200,         200,         403,         403,         403,         MFA_SETUP)),
+    "trading:blotter-csv":         (None,      (LOGIN,       200,         200,         403,         403,         403,         MFA_SETUP)),
+    "trading:trade-new":           (None,      (LOGIN,       200,         403,         403,         403,         403,         MFA_SETUP)),
+    "trading:trade-detail":        ({"pk": 0}, (LOGIN,       404,         404,         403,         403,         403,         MFA_SETUP)),
     "compliance:audit-trail":      (None,      (LOGIN,       403,         403,         200,         403,         200,         MFA_SETUP)),
     "compliance:audit-verify":     (None,      (405,         405,         405,         405,         405,         405,         MFA_SETUP)),
     "accounts-api:me":             (None,      (401,         200,         200,         200,         200,         200,         403)),

@@ -1,13 +1,16 @@
 """Reads of reference data and counterparties, each with a bounded number of queries."""
 
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import F, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
 from apps.accounts.models import Role
 from apps.accounts.permissions import desks_for_user, has_role
+from apps.compliance.models import AuditEntry
 from apps.trading.models import (
     Commodity,
     Counterparty,
@@ -94,3 +97,86 @@ def positions_for_user(user: Any) -> QuerySet[Position]:
     if _sees_all_desks(user):
         return positions
     return positions.filter(book__desk__in=desks_for_user(user))
+
+
+# --- The blotter and the trade page ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlotterFilters:
+    """The blotter's filters, by code (as the page's GET form and the CSV export send them)."""
+
+    desk: str = ""
+    book: str = ""
+    counterparty: str = ""
+    market: str = ""
+    status: str = ""
+
+
+@dataclass(frozen=True)
+class BlotterPage:
+    trades: list[Trade]  # each with `current`, its current version
+    next_before: int | None  # the `before` of the next (older) page; None on the last page
+
+
+def _blotter_trades(user: Any, filters: BlotterFilters) -> QuerySet[Trade]:
+    trades = trades_for_user(user).order_by("-id")
+    if filters.desk:
+        trades = trades.filter(book__desk__code=filters.desk)
+    if filters.book:
+        trades = trades.filter(book__code=filters.book)
+    if filters.counterparty:
+        trades = trades.filter(counterparty__short_code=filters.counterparty)
+    if filters.market:
+        trades = trades.filter(market__code=filters.market)
+    if filters.status:
+        trades = trades.filter(status=filters.status)
+    return trades
+
+
+def _with_current(trades: list[Trade]) -> list[Trade]:
+    """Attach each trade's current version as `current`: one query for any number of trades."""
+    versions = {
+        v.trade_id: v
+        for v in TradeVersion.objects.filter(
+            trade__in=[t.pk for t in trades], version=F("trade__current_version")
+        ).select_related("counterparty", "market", "unit")
+    }
+    for trade in trades:
+        trade.current = versions[trade.pk]  # type: ignore[attr-defined]
+    return trades
+
+
+def blotter_page(
+    user: Any, filters: BlotterFilters, *, before: int | None = None, size: int = 50
+) -> BlotterPage:
+    """One page of the user's desks' trades, newest first, by keyset on id: two queries at any
+    depth (the trades, then their current versions)."""
+    trades = _blotter_trades(user, filters)
+    if before is not None:
+        trades = trades.filter(id__lt=before)
+    # One row more than shown says whether an older page exists, without a COUNT.
+    rows = list(trades[: size + 1])
+    has_more = len(rows) > size
+    rows = rows[:size]
+    return BlotterPage(_with_current(rows), rows[-1].pk if has_more else None)
+
+
+def blotter_export(user: Any, filters: BlotterFilters, *, batch: int = 500) -> Iterator[Trade]:
+    """Every trade of the blotter's filters, newest first, in keyset batches (bounded memory)."""
+    before: int | None = None
+    while True:
+        page = blotter_page(user, filters, before=before, size=batch)
+        yield from page.trades
+        if page.next_before is None:
+            return
+        before = page.next_before
+
+
+def trade_audit_entries(trade: Trade) -> QuerySet[AuditEntry]:
+    """The audit trail of one trade, oldest first (compliance's models are readable here)."""
+    return (
+        AuditEntry.objects.filter(object_type=Trade._meta.label_lower, object_id=str(trade.pk))
+        .select_related("actor")
+        .order_by("seq")
+    )

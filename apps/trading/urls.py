@@ -1,10 +1,15 @@
 from django.urls import path
 
-from apps.trading import api, marketdata_api, trades_api
+from apps.trading import api, marketdata_api, trades_api, views
 
 app_name = "trading"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("blotter/", views.blotter, name="blotter"),
+    path("blotter.csv", views.blotter_csv, name="blotter-csv"),
+    path("trades/new/", views.trade_new, name="trade-new"),
+    path("trades/<int:pk>/", views.trade_detail, name="trade-detail"),
+]
 
 api_urlpatterns = [
     path("counterparties/", api.CounterpartyListView.as_view(), name="counterparty-list"),
