@@ -22,7 +22,7 @@ from apps.accounts.models import Role
 from apps.accounts.permissions import has_role, role_required
 from apps.trading import selectors, services
 from apps.trading.forms import BlotterFilterForm, TradeForm
-from apps.trading.models import Trade
+from apps.trading.models import Trade, TradeStatus
 from apps.trading.serializers import rule_results
 
 BLOTTER_ROLES = (Role.TRADER, Role.RISK_MANAGER)
@@ -184,7 +184,7 @@ def trade_new(request: HttpRequest) -> HttpResponse:
                 checks = rule_results(exc.report.as_list())
             else:
                 trade = result.trade
-                if result.status == "pending_approval":
+                if result.status == TradeStatus.PENDING_APPROVAL:
                     messages.warning(
                         request,
                         _("Trade %(ref)s is waiting for a second person's approval.")

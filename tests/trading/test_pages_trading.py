@@ -225,6 +225,21 @@ def test_blotter_renders_in_arabic_rtl(trader):
     assert 'data-version="1"' in response.text
 
 
+def test_trade_pages_render_in_arabic_rtl(trader):
+    trader.language = "ar"
+    trader.save()
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    client = _client(trader)
+    client.cookies["django_language"] = "ar"
+
+    for url in (NEW_TRADE, f"/trading/trades/{trade.pk}/"):
+        response = client.get(url, headers={"accept-language": "ar"})
+        assert response.status_code == 200
+        assert '<html lang="ar" dir="rtl">' in response.text
+    detail = client.get(f"/trading/trades/{trade.pk}/", headers={"accept-language": "ar"}).text
+    assert "<bdi>10.000000 MWh</bdi>" in detail  # numbers unlocalised, with their unit
+
+
 def test_home_links_blotter_and_new_trade_for_trader(trader):
     text = _client(trader).get("/").text
     assert 'href="/trading/blotter/"' in text
