@@ -76,9 +76,15 @@ def blotter(request: HttpRequest) -> HttpResponse:
             "rows": _rows(page.trades) if page else [],
             "next_before": page.next_before if page else None,
             "can_trade": has_role(request.user, Role.TRADER),
+            # A filtered or older page takes no new live rows: they might not match it.
+            "live_new_rows": page is not None and page_is_newest_unfiltered(form.cleaned_data),
         },
         status=200 if page else 400,
     )
+
+
+def page_is_newest_unfiltered(cleaned_data: dict[str, Any]) -> bool:
+    return not any(cleaned_data.values())
 
 
 # A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).

@@ -43,7 +43,7 @@ def _client(user) -> Client:
 
 def _refs(html: str) -> list[str]:
     """The trade references of the blotter's rows, top to bottom."""
-    body = html.split('<tbody id="blotter-rows">')[1].split("</tbody>")[0]
+    body = re.split(r'<tbody id="blotter-rows(?:-filtered)?">', html)[1].split("</tbody>")[0]
     return re.findall(r'<tr id="trade-\d+"[^>]*>\s*<td><bdi>(T-\d+)</bdi></td>', body)
 
 
@@ -123,6 +123,16 @@ def test_blotter_row_matches_live_row(trader):
     assert '<td class="number"><bdi>10 MWh</bdi></td>' in row
     assert '<td class="number"><bdi>85.50 EUR</bdi></td>' in row
     assert f'href="/trading/trades/{trade.pk}/"' in row
+
+
+def test_blotter_takes_new_live_rows_only_on_newest_unfiltered_page(trader):
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    client = _client(trader)
+    assert '<tbody id="blotter-rows">' in client.get(BLOTTER).text
+    for params in ({"book": "PEU-FLOW"}, {"before": trade.pk + 1}):
+        text = client.get(BLOTTER, params).text
+        assert '<tbody id="blotter-rows-filtered">' in text
+        assert 'id="blotter-rows"' not in text
 
 
 def test_blotter_empty_state(trader):
