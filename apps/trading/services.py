@@ -841,8 +841,19 @@ def _proposal_payload(proposal: TradeProposal, report: CheckReport) -> dict[str,
     }
 
 
+_CENT = Decimal("0.01")
+
+
+def plain_amount(value: Decimal, *, places: Decimal | None = None) -> str:
+    """An amount as a trader writes it: no padding zeros, but at least `places` (cents)."""
+    value = value.normalize()
+    if places is not None and value.as_tuple().exponent > places.as_tuple().exponent:  # type: ignore[operator]
+        value = value.quantize(places)
+    return format(value, "f")
+
+
 def blotter_row(trade: Trade, version: TradeVersion) -> dict[str, Any]:
-    """A trade as the live blotter shows it (JSON-serialisable)."""
+    """A trade as the blotter shows it, loaded or pushed live (JSON-serialisable)."""
     return {
         "id": trade.pk,
         "trade_ref": trade.trade_ref,
@@ -855,10 +866,10 @@ def blotter_row(trade: Trade, version: TradeVersion) -> dict[str, Any]:
         "period": version.period_code
         or f"{version.delivery_start.isoformat()}/{version.delivery_end.isoformat()}",
         "profile": version.profile,
-        "quantity": str(version.quantity),
-        "total_quantity": str(version.total_quantity),
+        "quantity": plain_amount(version.quantity),
+        "total_quantity": plain_amount(version.total_quantity),
         "unit": version.unit.code,
-        "price": str(version.price),
+        "price": plain_amount(version.price, places=_CENT),
         "currency": version.currency,
         "trade_date": version.trade_date.isoformat(),
     }

@@ -29,30 +29,9 @@ BLOTTER_ROLES = (Role.TRADER, Role.RISK_MANAGER)
 BLOTTER_PAGE_SIZE = 50
 
 
-CENT = Decimal("0.01")
-
-
-def _plain(value: Decimal, *, places: Decimal | None = None) -> str:
-    """A stored amount as the trader typed it: no padding zeros (prices keep their cents)."""
-    value = value.normalize()
-    if places is not None and value.as_tuple().exponent > places.as_tuple().exponent:  # type: ignore[operator]
-        value = value.quantize(places)
-    return format(value, "f")
-
-
 def _rows(trades: Iterable[Trade]) -> list[dict[str, Any]]:
-    """The blotter's rows, as the live push renders them (live/trade_row.html#row). A pushed
-    row carries the amounts as booked ("10", "85.50"); a stored one has six decimals, so the
-    amounts are trimmed to look the same."""
-    rows = []
-    for trade in trades:
-        version = trade.current  # type: ignore[attr-defined]
-        row = services.blotter_row(trade, version)
-        row["quantity"] = _plain(version.quantity)
-        row["total_quantity"] = _plain(version.total_quantity)
-        row["price"] = _plain(version.price, places=CENT)
-        rows.append(row)
-    return rows
+    """The blotter's rows, exactly as the live push renders them (live/trade_row.html#row)."""
+    return [services.blotter_row(trade, trade.current) for trade in trades]  # type: ignore[attr-defined]
 
 
 @require_GET
