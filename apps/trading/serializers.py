@@ -256,7 +256,10 @@ class TradeSerializer(serializers.ModelSerializer):
         current = getattr(trade, "current", None)
         if current is None:
             current = next(v for v in trade.versions.all() if v.version == trade.current_version)
-        return TradeVersionSerializer(current).data
+        # One serializer for the whole list: building its fields per trade cost more than the
+        # queries (measured by bench/booking.py). The context is shared by a list's items.
+        terms = self.context.setdefault("_terms_serializer", TradeVersionSerializer())
+        return terms.to_representation(current)
 
 
 class TradeDetailSerializer(TradeSerializer):

@@ -15,7 +15,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
@@ -111,10 +111,12 @@ def _terms(data: dict[str, Any]) -> services.TradeTerms:
     return services.TradeTerms(**{k: v for k, v in data.items() if k in names})
 
 
-def _with_versions(trades: QuerySet[Trade]) -> QuerySet[Trade]:
+def _with_versions(trades: QuerySet[Trade], *, current_only: bool = False) -> QuerySet[Trade]:
     versions = TradeVersion.objects.select_related(
         "counterparty", "market", "index_market", "unit", "created_by", "trader"
     ).order_by("version")
+    if current_only:  # a list shows each trade's terms, not its history
+        versions = versions.filter(trade__current_version=F("version"))
     return trades.prefetch_related(Prefetch("versions", queryset=versions))
 
 
@@ -153,7 +155,7 @@ class TradeListCreateView(generics.ListAPIView):
     filterset_class = TradeFilter
 
     def get_queryset(self) -> QuerySet[Trade]:
-        return _with_versions(selectors.trades_for_user(self.request.user))
+        return _with_versions(selectors.trades_for_user(self.request.user), current_only=True)
 
     @extend_schema(
         request=TradeTermsInputSerializer,
