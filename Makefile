@@ -48,8 +48,10 @@ test: setup lint
 messages: $(VENV)/.installed
 	$(MANAGE) makemessages --locale ar --no-obsolete --no-location --ignore '.venv/*' --ignore 'staticfiles/*'
 
+# Benchmarks need PostgreSQL in DATABASE_URL; each makes and drops its own scratch database.
 bench: setup
 	$(BIN)/python bench/audit_append.py
+	$(BIN)/python bench/booking.py
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
