@@ -153,6 +153,46 @@ def _lock_and_read_head() -> tuple[int, str] | None:
     return AuditEntry.objects.order_by("-seq").values_list("seq", "hash").first()
 
 
+@dataclass(frozen=True)
+class AuditRecord:
+    """One entry for `audit_append_many`: the arguments `audit_append` takes."""
+
+    actor: Any | None
+    action: str
+    obj: models.Model | tuple[str, object] | None = None
+    payload: dict[str, Any] | None = None
+
+
+def _unchained(record: AuditRecord) -> AuditEntry:
+    """The entry's own fields, prepared before the chain's lock is taken (seq, time, request id
+    and the hashes are set under it)."""
+    object_type, object_id = _object_reference(record.obj)
+    actor = record.actor
+    is_user = actor is not None and getattr(actor, "is_authenticated", False)
+    return AuditEntry(
+        actor_id=actor.pk if is_user else None,
+        actor_label=actor.get_username() if is_user else "system",
+        action=record.action,
+        object_type=object_type,
+        object_id=object_id,
+        # Round-trip the payload through the canonical encoding so that what is stored is
+        # exactly what was hashed (Decimals and times become strings).
+        payload=json.loads(canonical_json(record.payload or {})),
+    )
+
+
+def _chain(entries: list[AuditEntry]) -> None:
+    """Link `entries` after the chain's head. Call with the lock held (inside one atomic)."""
+    head = _lock_and_read_head()
+    seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
+    created_at, request_id = timezone.now(), current_request_id()
+    for entry in entries:
+        entry.seq, entry.created_at, entry.request_id = seq, created_at, request_id
+        entry.prev_hash = prev_hash
+        entry.hash = _hash_of(entry)
+        seq, prev_hash = seq + 1, entry.hash
+
+
 def audit_append(
     *,
     actor: Any | None,
@@ -165,79 +205,25 @@ def audit_append(
     `actor` is a user or None for the system; `obj` a model instance or a (type, id) pair.
     Call it last in a business transaction: the chain's lock is held until the commit.
     """
-    object_type, object_id = _object_reference(obj)
-    # Round-trip the payload through the canonical encoding so that what is stored is exactly
-    # what was hashed (Decimals and times become strings).
-    clean_payload = json.loads(canonical_json(payload or {}))
-    is_user = actor is not None and getattr(actor, "is_authenticated", False)
-    actor_id = actor.pk if is_user else None
-    actor_label = actor.get_username() if is_user else "system"
+    entry = _unchained(AuditRecord(actor, action, obj, payload))
     with transaction.atomic(savepoint=False):
-        head = _lock_and_read_head()
-        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-        created_at = timezone.now()
-        request_id = current_request_id()
-        entry = AuditEntry(
-            seq=seq,
-            created_at=created_at,
-            actor_id=actor_id,
-            actor_label=actor_label,
-            action=action,
-            object_type=object_type,
-            object_id=object_id,
-            payload=clean_payload,
-            request_id=request_id,
-            prev_hash=prev_hash,
-        )
-        entry.hash = _hash_of(entry)
+        _chain([entry])
         entry.save(force_insert=True)
     return entry
-
-
-@dataclass(frozen=True)
-class AuditRecord:
-    """One entry for `audit_append_many`: the arguments `audit_append` takes."""
-
-    actor: Any | None
-    action: str
-    obj: models.Model | tuple[str, object] | None = None
-    payload: dict[str, Any] | None = None
 
 
 def audit_append_many(records: Sequence[AuditRecord]) -> list[AuditEntry]:
     """Append several entries in order, under one hold of the chain's lock and one INSERT.
 
-    The same chain as `audit_append` makes one by one (gapless seq, each entry's prev_hash the
-    hash before it, the same hash function); for a batch of bookings, whose entries would
-    otherwise cost two round trips each. Inside the caller's transaction, like audit_append.
+    The same chain as `audit_append` makes one by one, for a batch of bookings, whose entries
+    would otherwise cost two round trips each. Inside the caller's transaction, like
+    audit_append.
     """
-    if not records:
+    entries = [_unchained(record) for record in records]
+    if not entries:
         return []
     with transaction.atomic(savepoint=False):
-        head = _lock_and_read_head()
-        seq, prev_hash = (head[0] + 1, head[1]) if head else (1, GENESIS_HASH)
-        created_at = timezone.now()
-        request_id = current_request_id()
-        entries: list[AuditEntry] = []
-        for record in records:
-            object_type, object_id = _object_reference(record.obj)
-            actor = record.actor
-            is_user = actor is not None and getattr(actor, "is_authenticated", False)
-            entry = AuditEntry(
-                seq=seq,
-                created_at=created_at,
-                actor_id=actor.pk if is_user else None,
-                actor_label=actor.get_username() if is_user else "system",
-                action=record.action,
-                object_type=object_type,
-                object_id=object_id,
-                payload=json.loads(canonical_json(record.payload or {})),
-                request_id=request_id,
-                prev_hash=prev_hash,
-            )
-            entry.hash = _hash_of(entry)
-            entries.append(entry)
-            seq, prev_hash = seq + 1, entry.hash
+        _chain(entries)
         _insert_entries(entries)
     return entries
 
