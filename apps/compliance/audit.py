@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from apps.compliance.models import AuditEntry
+from qenergyz.db import insert_rows
 from qenergyz.requestid import current_request_id
 
 GENESIS_HASH = "0" * 64
@@ -224,36 +225,8 @@ def audit_append_many(records: Sequence[AuditRecord]) -> list[AuditEntry]:
         return []
     with transaction.atomic(savepoint=False):
         _chain(entries)
-        _insert_entries(entries)
+        insert_rows(entries)
     return entries
-
-
-def _insert_entries(entries: list[AuditEntry]) -> None:
-    """One statement: COPY on PostgreSQL (psycopg adapts the values in C, several times faster
-    than bulk_create's per-field preparation for a batch of 1,000), bulk_create elsewhere."""
-    if connection.vendor != "postgresql":
-        AuditEntry.objects.bulk_create(entries)
-        return
-    from psycopg.types.json import Jsonb
-
-    fields = AuditEntry._meta.concrete_fields
-    table = connection.ops.quote_name(AuditEntry._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    names = [f.attname for f in fields]
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            # Table and column names come from the model's meta, never from input.
-            f"COPY {table} ({columns}) FROM STDIN"
-        ) as copy,
-    ):
-        for entry in entries:
-            copy.write_row(
-                [
-                    Jsonb(entry.payload) if name == "payload" else getattr(entry, name)
-                    for name in names
-                ]
-            )
 
 
 class ChainProblem:

@@ -16,7 +16,7 @@ whose net quantity is zero is removed (a flat position is no row), by both.
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db import transaction
@@ -89,6 +89,21 @@ class EnergyConverter:
         return converted.quantize(QUANTITY_STEP)
 
 
+def _position_row(
+    key: PositionKey, quantity: Decimal, converter: EnergyConverter, now: datetime
+) -> Position:
+    book_id, market_id, month, unit_id = key
+    return Position(
+        book_id=book_id,
+        market_id=market_id,
+        month=month,
+        unit_id=unit_id,
+        quantity=quantity,
+        quantity_mwh=converter.to_mwh(quantity, market_id, unit_id),
+        updated_at=now,
+    )
+
+
 def positions_apply(deltas: PositionDeltas) -> None:
     """Apply `deltas` to the position rows, in a bounded number of queries.
 
@@ -119,18 +134,7 @@ def positions_apply(deltas: PositionDeltas) -> None:
             if row is not None:
                 emptied.append(row.pk)
             continue
-        book_id, market_id, month, unit_id = key
-        upserts.append(
-            Position(
-                book_id=book_id,
-                market_id=market_id,
-                month=month,
-                unit_id=unit_id,
-                quantity=quantity,
-                quantity_mwh=converter.to_mwh(quantity, market_id, unit_id),
-                updated_at=now,
-            )
-        )
+        upserts.append(_position_row(key, quantity, converter, now))
     if upserts:
         Position.objects.bulk_create(
             upserts,
@@ -175,16 +179,8 @@ def positions_rebuild(*, book_ids: Iterable[int] | None = None) -> int:
         Position.objects.filter(book_id__in=locked).delete()
         Position.objects.bulk_create(
             [
-                Position(
-                    book_id=book_id,
-                    market_id=market_id,
-                    month=month,
-                    unit_id=unit_id,
-                    quantity=quantity,
-                    quantity_mwh=converter.to_mwh(quantity, market_id, unit_id),
-                    updated_at=now,
-                )
-                for (book_id, market_id, month, unit_id), quantity in sorted(totals.items())
+                _position_row(key, quantity, converter, now)
+                for key, quantity in sorted(totals.items())
             ],
             batch_size=2000,
         )

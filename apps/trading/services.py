@@ -19,7 +19,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, models, transaction
+from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -58,6 +58,7 @@ from apps.trading.periods import (
     parse_period,
 )
 from apps.trading.pricing import OptionType, PricingError, black76
+from qenergyz.db import insert_rows
 
 MAX_BULK = 1000
 CENT = Decimal("0.01")
@@ -716,42 +717,6 @@ def _proposals(
 # --- Writing --------------------------------------------------------------------------------------
 
 
-def _insert_many(objects: Sequence[models.Model]) -> None:
-    """INSERT rows whose ids nobody reads back (the versions of a batch).
-
-    On PostgreSQL by COPY: psycopg adapts the values in C, several times faster than
-    bulk_create's per-field preparation, which dominated a batch of 1,000. Elsewhere by
-    bulk_create. One statement either way.
-    """
-    if not objects:
-        return
-    model = type(objects[0])
-    if connection.vendor != "postgresql":
-        model.objects.bulk_create(objects)
-        return
-    from psycopg.types.json import Jsonb
-
-    fields = [f for f in model._meta.concrete_fields if not f.primary_key]
-    table = connection.ops.quote_name(model._meta.db_table)
-    columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
-    is_json = [isinstance(f, models.JSONField) for f in fields]
-    names = [f.attname for f in fields]
-    with (
-        connection.cursor() as cursor,
-        cursor.cursor.copy(
-            # Table and column names come from the model's meta, never from input.
-            f"COPY {table} ({columns}) FROM STDIN"
-        ) as copy,
-    ):
-        for obj in objects:
-            copy.write_row(
-                [
-                    Jsonb(getattr(obj, name)) if json else getattr(obj, name)
-                    for name, json in zip(names, is_json, strict=True)
-                ]
-            )
-
-
 def _reserve_refs(count: int) -> list[str]:
     """`count` new trade references, in two queries (the UPDATE locks the counter row until the
     commit, so two bookings never draw the same numbers)."""
@@ -977,7 +942,7 @@ def _write_new(
     if single:
         TradeVersion.objects.bulk_create(versions)
     else:
-        _insert_many(versions)
+        insert_rows(versions)
     deltas = positions.PositionDeltas()
     rows: dict[int, list[dict[str, Any]]] = {}
     records = []
