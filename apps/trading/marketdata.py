@@ -10,7 +10,7 @@ import hashlib
 import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,14 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
 
 from apps.compliance.audit import audit_append
-from apps.trading.models import CurvePoint, CurvePointKind, CurveSnapshot, FxRate, Market
+from apps.trading.models import (
+    CurvePoint,
+    CurvePointKind,
+    CurveSnapshot,
+    FxRate,
+    InterestRate,
+    Market,
+)
 from apps.trading.periods import Period, PeriodError, PeriodKind, parse_period
 
 # An upload is a day's curve or a batch of FX fixings, not a data dump: past this it is refused
@@ -164,6 +171,81 @@ def curve_price(curve: Curve, delivery_month: date | str) -> Decimal:
             "month": month.strftime("%Y-%m"),
         }
     )
+
+
+# How far back a price "as of" a date may come from: a settlement older than this is stale, and
+# is reported as missing rather than used.
+AS_OF_LOOKBACK = timedelta(days=14)
+RATE_LOOKBACK = timedelta(days=31)
+
+
+def month_prices_as_of(
+    requests: Iterable[tuple[str, date, date]],
+) -> dict[tuple[str, date, date], Decimal]:
+    """For each (market code, delivery month, as-of date): the month's price on the latest curve
+    at or before the as-of date, at most AS_OF_LOOKBACK older (two queries in all).
+
+    A month's settlement price is its price as of the day before it begins delivering; an
+    option's underlying at expiry is the month's price as of the expiry date. Requests that
+    find no price are left out: the caller reports them.
+    """
+    requests = set(requests)
+    if not requests:
+        return {}
+    as_of_dates = [as_of for _m, _month, as_of in requests]
+    snapshots = (
+        CurveSnapshot.objects.filter(
+            market__code__in={market for market, _month, _as_of in requests},
+            pricing_date__gte=min(as_of_dates) - AS_OF_LOOKBACK,
+            pricing_date__lte=max(as_of_dates),
+        )
+        .order_by("market__code", "pricing_date", "revision")
+        .values_list("pk", "market__code", "pricing_date")
+    )
+    by_market: dict[str, list[tuple[date, int]]] = {}
+    for pk, market, day in snapshots:
+        # Ordered by date then revision: the last one kept per date is the latest revision.
+        days = by_market.setdefault(market, [])
+        if days and days[-1][0] == day:
+            days[-1] = (day, pk)
+        else:
+            days.append((day, pk))
+    chosen: dict[tuple[str, date, date], int] = {}
+    for market, month, as_of in requests:
+        candidates = [
+            pk
+            for day, pk in by_market.get(market, [])
+            if as_of - AS_OF_LOOKBACK <= day <= as_of
+        ]
+        if candidates:
+            chosen[(market, month, as_of)] = candidates[-1]
+    points = _points_by_snapshot(set(chosen.values()))
+    prices: dict[tuple[str, date, date], Decimal] = {}
+    for (market, month, as_of), pk in chosen.items():
+        curve = Curve(pk, market, as_of, 0, tuple(points.get(pk, [])))
+        try:
+            prices[(market, month, as_of)] = curve_price(curve, month)
+        except MarketDataError:
+            continue
+    return prices
+
+
+def interest_rates(currencies: Iterable[str], on_date: date) -> dict[str, Decimal]:
+    """Each currency's latest discount rate at or before `on_date`, at most RATE_LOOKBACK older
+    (one query); currencies without one are left out."""
+    rows = (
+        InterestRate.objects.filter(
+            currency__in=set(currencies),
+            date__lte=on_date,
+            date__gte=on_date - RATE_LOOKBACK,
+        )
+        .order_by("currency", "-date")
+        .values_list("currency", "rate")
+    )
+    rates: dict[str, Decimal] = {}
+    for currency, rate in rows:
+        rates.setdefault(currency, rate)
+    return rates
 
 
 # --- Reads: FX ----------------------------------------------------------------------------------

@@ -95,6 +95,7 @@ class BookFactory(factory.django.DjangoModelFactory):
 
     code = factory.Sequence(lambda n: f"BOOK-{n}")
     name = factory.Sequence(lambda n: f"Book {n}")
+    currency = "EUR"
     desk = factory.SubFactory(DeskFactory)
     legal_entity = factory.SubFactory(LegalEntityFactory)
 

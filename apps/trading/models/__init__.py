@@ -1,6 +1,13 @@
 """Trading models, one module per area; import them from here (`apps.trading.models`)."""
 
-from apps.trading.models.marketdata import CurvePoint, CurvePointKind, CurveSnapshot, FxRate
+from apps.trading.models.marketdata import (
+    CurvePoint,
+    CurvePointKind,
+    CurveSnapshot,
+    FxRate,
+    InterestRate,
+)
+from apps.trading.models.pnl import BookPnl
 from apps.trading.models.reference import (
     AgreementKind,
     Book,
@@ -42,6 +49,7 @@ __all__ = [
     "FINAL_STATUSES",
     "AgreementKind",
     "Book",
+    "BookPnl",
     "Commodity",
     "Counterparty",
     "CurvePoint",
@@ -55,6 +63,7 @@ __all__ = [
     "HolidayCalendar",
     "HolidayDate",
     "HolidaySource",
+    "InterestRate",
     "KycStatus",
     "LegalEntity",
     "Market",

@@ -132,3 +132,37 @@ class FxRate(models.Model):
 
     def __str__(self) -> str:
         return f"{self.base}/{self.quote} {self.date.isoformat()} {self.rate.normalize()}"
+
+
+class InterestRate(models.Model):
+    """A currency's discount rate on a date: one continuously compounded rate for every tenor.
+
+    A flat rate per currency is what the valuation needs to discount forwards' cash flows to the
+    pricing date; it is market data like a curve, loaded daily and never changed in place.
+    """
+
+    currency = models.CharField(_("currency"), max_length=3, validators=[validate_currency])
+    date = models.DateField(_("date"))
+    rate = models.DecimalField(
+        _("rate"),
+        max_digits=10,
+        decimal_places=8,
+        help_text=_("Annual, continuously compounded, as a fraction: 0.035 for 3.5 %."),
+    )
+    source = models.CharField(_("source"), max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(_("loaded at"), default=timezone.now)
+
+    class Meta:
+        ordering = ["-date", "currency"]
+        verbose_name = _("interest rate")
+        verbose_name_plural = _("interest rates")
+        constraints = [
+            models.UniqueConstraint(fields=["currency", "date"], name="interestrate_ccy_date_uniq"),
+            # Negative rates happened (EUR 2014–2022); a rate of ±100 % is a typo.
+            models.CheckConstraint(
+                condition=Q(rate__gt=-1) & Q(rate__lt=1), name="interestrate_rate_range"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.currency} {self.date.isoformat()} {self.rate.normalize()}"

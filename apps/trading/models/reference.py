@@ -466,6 +466,12 @@ class Book(models.Model):
     legal_entity = models.ForeignKey(
         LegalEntity, on_delete=models.PROTECT, related_name="books", verbose_name=_("legal entity")
     )
+    currency = models.CharField(
+        _("reporting currency"),
+        max_length=3,
+        validators=[validate_currency],
+        help_text=_("The currency the book's MtM and P&L are reported in."),
+    )
 
     class Meta:
         ordering = ["code"]

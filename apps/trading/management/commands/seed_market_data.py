@@ -38,7 +38,14 @@ from django.utils import timezone
 
 from apps.compliance.audit import audit_append
 from apps.trading.marketdata import spot_series_read
-from apps.trading.models import CurvePoint, CurvePointKind, CurveSnapshot, FxRate, Market
+from apps.trading.models import (
+    CurvePoint,
+    CurvePointKind,
+    CurveSnapshot,
+    FxRate,
+    InterestRate,
+    Market,
+)
 
 SOURCE = "demo curve derived from EIA spot prices; not market data"
 FX_SOURCE = "synthetic demo FX rate; not market data"
@@ -219,6 +226,32 @@ def demo_fx(first: date, last: date) -> list[FxRate]:
     return rates
 
 
+# Synthetic flat discount rates per currency, one per weekday: round figures near the 2024–25
+# policy rates, for the demo's discounting only. NOT market data.
+DEMO_RATES = {
+    "USD": Decimal("0.0425"),
+    "EUR": Decimal("0.0200"),
+    "GBP": Decimal("0.0400"),
+    "AED": Decimal("0.0440"),
+    "GYD": Decimal("0.0500"),
+}
+RATE_SOURCE = "Synthetic demo discount rates (flat per currency), not market data"
+
+
+def demo_rates(first: date, last: date) -> list[InterestRate]:
+    """One rate per currency and weekday from `first` to `last` (unsaved)."""
+    rates = []
+    day = first
+    while day <= last:
+        if day.weekday() < 5:
+            rates.extend(
+                InterestRate(currency=currency, date=day, rate=rate, source=RATE_SOURCE)
+                for currency, rate in DEMO_RATES.items()
+            )
+        day += timedelta(days=1)
+    return rates
+
+
 class Command(BaseCommand):
     help = (
         "Load the demo market-data history: business-day forward curves for the demo markets, "
@@ -226,7 +259,8 @@ class Command(BaseCommand):
         "the day's spot times a fixed factor, later months add a simple contango and seasonal "
         "shape; markets without a public series use the nearest one with a fixed factor. NOT "
         "market data. Also synthetic daily FX (EUR/USD, GBP/USD, USD/AED at the 3.6725 peg, "
-        "USD/GYD). Reads ../shared/data/market/ next to the repository. Idempotent."
+        "USD/GYD) and flat demo discount rates. Reads ../shared/data/market/ next to the "
+        "repository. Idempotent."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -287,7 +321,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             snapshots, points = self._curves(markets, series, first, last)
             rates = self._fx(first, last)
-            if snapshots or rates:
+            discount_rates = self._rates(first, last)
+            if snapshots or rates or discount_rates:
                 audit_append(
                     actor=None,
                     action=SEEDED,
@@ -297,13 +332,15 @@ class Command(BaseCommand):
                         "snapshots": snapshots,
                         "points": points,
                         "fx_rates": rates,
+                        "interest_rates": discount_rates,
                         "source": SOURCE,
                     },
                 )
         if options["verbosity"]:
             self.stdout.write(
                 f"Demo market data {first}…{last}: {snapshots} curve snapshots ({points} points), "
-                f"{rates} FX rates added. Curves are derived from EIA spot prices, not market data."
+                f"{rates} FX rates and {discount_rates} interest rates added. Curves are derived "
+                "from EIA spot prices, not market data."
             )
 
     def _curves(
@@ -357,6 +394,14 @@ class Command(BaseCommand):
         )
         new = [r for r in rates if (r.base, r.quote, r.date) not in held]
         FxRate.objects.bulk_create(new, batch_size=2000)
+        return len(new)
+
+    def _rates(self, first: date, last: date) -> int:
+        held = set(
+            InterestRate.objects.filter(date__range=(first, last)).values_list("currency", "date")
+        )
+        new = [r for r in demo_rates(first, last) if (r.currency, r.date) not in held]
+        InterestRate.objects.bulk_create(new, batch_size=2000)
         return len(new)
 
 

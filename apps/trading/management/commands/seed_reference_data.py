@@ -262,12 +262,12 @@ LEGAL_ENTITIES = [
 ]
 
 BOOKS = [
-    ("PEU-FLOW", "Power Europe flow", "power-eu", "qz-eu"),
-    ("PEU-HEDGE", "Power Europe hedges", "power-eu", "qz-eu"),
-    ("GUS-FLOW", "Gas US flow", "gas-us", "qz-us"),
-    ("GUS-HEDGE", "Gas US hedges", "gas-us", "qz-us"),
-    ("CME-PHYS", "Crude Middle East physical", "crude-me", "qz-me"),
-    ("CME-PAPER", "Crude Middle East paper", "crude-me", "qz-me"),
+    ("PEU-FLOW", "Power Europe flow", "power-eu", "qz-eu", "EUR"),
+    ("PEU-HEDGE", "Power Europe hedges", "power-eu", "qz-eu", "EUR"),
+    ("GUS-FLOW", "Gas US flow", "gas-us", "qz-us", "USD"),
+    ("GUS-HEDGE", "Gas US hedges", "gas-us", "qz-us", "USD"),
+    ("CME-PHYS", "Crude Middle East physical", "crude-me", "qz-me", "USD"),
+    ("CME-PAPER", "Crude Middle East paper", "crude-me", "qz-me", "USD"),
 ]
 
 # (short code, legal name, LEI base, country, sector, KYC, KYC expiry, credit limit, currency,
@@ -444,10 +444,15 @@ class Command(BaseCommand):
             )[0]
             for code, name, base, country, jurisdiction in LEGAL_ENTITIES
         }
-        for code, name, desk, entity in BOOKS:
+        for code, name, desk, entity, currency in BOOKS:
             Book.objects.update_or_create(
                 code=code,
-                defaults={"name": name, "desk": desks[desk], "legal_entity": entities[entity]},
+                defaults={
+                    "name": name,
+                    "desk": desks[desk],
+                    "legal_entity": entities[entity],
+                    "currency": currency,
+                },
             )
 
         counterparties = {}

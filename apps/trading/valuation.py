@@ -1,0 +1,432 @@
+"""Mark-to-market of trades and portfolios, and the P&L explain between two days.
+
+Pure: imports nothing from Django. The caller (`apps.trading.pnl`) turns trade versions into
+the plain terms below and loads the market data a valuation needs into a `MarketState`.
+
+Conventions (each is what a desk would expect and is stated once here):
+
+- A linear deal (physical fixed-price forward, fixed-for-floating swap, exchange future) is
+  worth side × (F − K) × Q × scale × DF per delivery month, F the month's forward, K the fixed
+  price, Q the month's quantity and `scale` the market's quote scale (0.01 for prices in pence).
+  An index-priced forward buys the market and pays index + spread: side × (F − F_index − spread).
+- A delivery month whose delivery has begun on the valuation date is *realised*: it is valued
+  at its settlement price (the month's price on the last curve before the month began) and not
+  discounted. Later months are *unrealised*, at the valuation date's curve.
+- Discounting: continuous compounding at the currency's rate, to payment at the end of the
+  delivery month; futures are margined daily and are not discounted.
+- A European option on a future is worth side × (Black-76 value − premium) × Q × scale, on the
+  quantity-weighted forward of its delivery months, with the market's volatility, to its expiry;
+  at and after expiry it is realised at its intrinsic value on the underlying's price of the
+  expiry date. The premium paid or received is part of its MtM.
+- Amounts are converted into the reporting currency at the valuation day's FX rate.
+
+A portfolio's value is the sum of its exposures' values, so the value of a set of trades is
+the sum of their values: that is what makes the P&L explain add up (`explain`).
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+
+from apps.trading.pricing import OptionType, PricingError, black76, discount_factor
+
+CENT = Decimal("0.01")
+DAYS_PER_YEAR = Decimal(365)
+
+
+class Kind(StrEnum):
+    """How a deal type is valued."""
+
+    DISCOUNTED = "discounted"  # physical forwards and swaps
+    MARGINED = "margined"  # exchange futures: settled daily, no discounting
+
+
+def next_month(month: date) -> date:
+    return date(month.year + month.month // 12, month.month % 12 + 1, 1)
+
+
+@dataclass(frozen=True, order=True)
+class ExposureKey:
+    """Where a linear exposure sits: market, delivery month (its first day) and kind."""
+
+    market: str
+    month: date
+    kind: Kind
+
+
+@dataclass
+class Exposure:
+    """Net signed quantity (buy +) and the net fixed amount paid for it (Σ side × K × Q)."""
+
+    quantity: Decimal = Decimal(0)
+    cost: Decimal = Decimal(0)
+
+    def add(self, quantity: Decimal, cost: Decimal) -> None:
+        self.quantity += quantity
+        self.cost += cost
+
+
+@dataclass(frozen=True)
+class OptionTerms:
+    market: str
+    months: tuple[date, ...]
+    option_type: OptionType
+    strike: Decimal
+    premium: Decimal
+    expiry: date
+    quantity: Decimal  # signed total quantity: buy +, sell −
+
+
+@dataclass(frozen=True)
+class DealTerms:
+    """One trade version's economic terms, as the valuation needs them."""
+
+    deal_type: str  # the DealType values of apps.trading.models
+    side: int  # +1 buy, −1 sell
+    market: str
+    price: Decimal  # the fixed price; the spread for an index forward; the premium for an option
+    # (delivery month, unsigned quantity); an option's months, with its total quantity below
+    legs: tuple[tuple[date, Decimal], ...]
+    index_market: str | None = None
+    total_quantity: Decimal = Decimal(0)  # an option's, unsigned
+    option_type: str = ""
+    strike: Decimal | None = None
+    expiry: date | None = None
+
+
+@dataclass
+class Portfolio:
+    """Linear exposures summed by key, and options one by one."""
+
+    exposures: dict[ExposureKey, Exposure] = field(default_factory=dict)
+    options: list[OptionTerms] = field(default_factory=list)
+
+    def add(self, terms: DealTerms) -> None:
+        if terms.deal_type == "option":
+            self.options.append(
+                OptionTerms(
+                    market=terms.market,
+                    months=tuple(m for m, _q in terms.legs),
+                    option_type=OptionType(terms.option_type),
+                    strike=terms.strike if terms.strike is not None else Decimal(0),
+                    premium=terms.price,
+                    expiry=terms.expiry or terms.legs[0][0],
+                    quantity=terms.side * terms.total_quantity,
+                )
+            )
+            return
+        kind = Kind.MARGINED if terms.deal_type == "future" else Kind.DISCOUNTED
+        for month, quantity in terms.legs:
+            signed = terms.side * quantity
+            self._exposure(terms.market, month, kind).add(signed, signed * terms.price)
+            if terms.deal_type == "physical_index" and terms.index_market:
+                # Paying the index: short the index month at no fixed cost.
+                self._exposure(terms.index_market, month, kind).add(-signed, Decimal(0))
+
+    def _exposure(self, market: str, month: date, kind: Kind) -> Exposure:
+        key = ExposureKey(market, month, kind)
+        if key not in self.exposures:
+            self.exposures[key] = Exposure()
+        return self.exposures[key]
+
+    @classmethod
+    def of(cls, deals: Iterable[DealTerms]) -> "Portfolio":
+        portfolio = cls()
+        for deal in deals:
+            portfolio.add(deal)
+        return portfolio
+
+    def needs(self, valuation_date: date) -> "MarketNeeds":
+        """The prices this portfolio's valuation on `valuation_date` looks up."""
+        needs = MarketNeeds()
+        for key in self.exposures:
+            if key.month <= valuation_date:
+                needs.settlements.add((key.market, key.month))
+            else:
+                needs.forwards.add((key.market, key.month))
+        for option in self.options:
+            if option.expiry <= valuation_date:
+                needs.expiries.update((option.market, m, option.expiry) for m in option.months)
+            else:
+                needs.forwards.update((option.market, m) for m in option.months)
+            needs.volatilities.add(option.market)
+        return needs
+
+
+@dataclass
+class MarketNeeds:
+    forwards: set[tuple[str, date]] = field(default_factory=set)
+    settlements: set[tuple[str, date]] = field(default_factory=set)
+    # (market, month, expiry date): the month's price on the option's expiry date
+    expiries: set[tuple[str, date, date]] = field(default_factory=set)
+    volatilities: set[str] = field(default_factory=set)
+
+    def update(self, other: "MarketNeeds") -> None:
+        self.forwards |= other.forwards
+        self.settlements |= other.settlements
+        self.expiries |= other.expiries
+        self.volatilities |= other.volatilities
+
+
+@dataclass(frozen=True)
+class MarketSpec:
+    currency: str
+    scale: Decimal = Decimal(1)
+
+
+@dataclass(frozen=True)
+class MarketState:
+    """Everything a valuation on `valuation_date` reads; absent entries are reported as missing."""
+
+    valuation_date: date
+    markets: Mapping[str, MarketSpec]
+    forwards: Mapping[tuple[str, date], Decimal]
+    settlements: Mapping[tuple[str, date], Decimal]
+    expiries: Mapping[tuple[str, date, date], Decimal]
+    volatilities: Mapping[str, Decimal]
+    rates: Mapping[str, Decimal]  # continuously compounded, per currency
+    fx: Mapping[str, Decimal]  # units of the reporting currency per unit of each currency
+    reporting_currency: str
+
+
+@dataclass
+class Valuation:
+    """Value in the reporting currency, split into realised and unrealised; what could not be
+    priced is named in `missing` and left out of the figures (never valued at zero silently)."""
+
+    realised: Decimal = Decimal(0)
+    unrealised: Decimal = Decimal(0)
+    missing: set[str] = field(default_factory=set)
+    # Unrealised value by (market, delivery month): the positions grid's MtM column.
+    by_month: dict[tuple[str, date], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+
+    @property
+    def total(self) -> Decimal:
+        return self.realised + self.unrealised
+
+    def rounded(self) -> "Valuation":
+        return Valuation(
+            realised=self.realised.quantize(CENT),
+            unrealised=self.unrealised.quantize(CENT),
+            missing=set(self.missing),
+            by_month={k: v.quantize(CENT) for k, v in self.by_month.items()},
+        )
+
+
+def _years(start: date, end: date) -> Decimal:
+    return Decimal((end - start).days) / DAYS_PER_YEAR
+
+
+class _Pricer:
+    """Looks prices up in a MarketState, recording what is missing instead of failing."""
+
+    def __init__(self, state: MarketState, result: Valuation) -> None:
+        self.state = state
+        self.result = result
+
+    def _get(self, table: Mapping, key: tuple, label: str) -> Decimal | None:
+        value = table.get(key)
+        if value is None:
+            self.result.missing.add(label)
+        return value
+
+    def forward(self, market: str, month: date) -> Decimal | None:
+        return self._get(self.state.forwards, (market, month), f"forward {market} {month:%Y-%m}")
+
+    def settlement(self, market: str, month: date) -> Decimal | None:
+        label = f"settlement {market} {month:%Y-%m}"
+        return self._get(self.state.settlements, (market, month), label)
+
+    def at_expiry(self, market: str, month: date, expiry: date) -> Decimal | None:
+        label = f"price {market} {month:%Y-%m} on {expiry.isoformat()}"
+        return self._get(self.state.expiries, (market, month, expiry), label)
+
+    def spec(self, market: str) -> MarketSpec | None:
+        return self._get(self.state.markets, market, f"market {market}")
+
+    def rate(self, currency: str) -> Decimal | None:
+        return self._get(self.state.rates, currency, f"interest rate {currency}")
+
+    def fx(self, currency: str) -> Decimal | None:
+        if currency == self.state.reporting_currency:
+            return Decimal(1)
+        return self._get(self.state.fx, currency, f"FX {currency}/{self.state.reporting_currency}")
+
+    def volatility(self, market: str) -> Decimal | None:
+        return self._get(self.state.volatilities, market, f"volatility {market}")
+
+
+def value_portfolio(portfolio: Portfolio, state: MarketState) -> Valuation:
+    """The value of every exposure and option of `portfolio` under `state` (unrounded)."""
+    result = Valuation()
+    pricer = _Pricer(state, result)
+    today = state.valuation_date
+    for key, exposure in portfolio.exposures.items():
+        if exposure.quantity == 0 and exposure.cost == 0:
+            continue
+        spec = pricer.spec(key.market)
+        if spec is None or (fx := pricer.fx(spec.currency)) is None:
+            continue
+        if key.month <= today:
+            price = pricer.settlement(key.market, key.month)
+            if price is not None:
+                result.realised += (price * exposure.quantity - exposure.cost) * spec.scale * fx
+            continue
+        price = pricer.forward(key.market, key.month)
+        df = Decimal(1)
+        if key.kind is Kind.DISCOUNTED:
+            rate = pricer.rate(spec.currency)
+            if rate is None:
+                continue
+            df = discount_factor(rate, _years(today, next_month(key.month)))
+        if price is None:
+            continue
+        value = (price * exposure.quantity - exposure.cost) * spec.scale * df * fx
+        result.unrealised += value
+        result.by_month[(key.market, key.month)] += value
+    for option in portfolio.options:
+        _value_option(option, pricer, result)
+    return result
+
+
+def _weighted(prices: list[Decimal | None]) -> Decimal | None:
+    # Options on a strip: the plain average of its months' prices (equal monthly quantities
+    # are the common case; a one-month option simply takes that month's price).
+    if not prices or any(p is None for p in prices):
+        return None
+    return sum(prices, Decimal(0)) / len(prices)  # type: ignore[arg-type]
+
+
+def _value_option(option: OptionTerms, pricer: _Pricer, result: Valuation) -> None:
+    today = pricer.state.valuation_date
+    spec = pricer.spec(option.market)
+    if spec is None or (fx := pricer.fx(spec.currency)) is None:
+        return
+    sign = Decimal(1) if option.option_type is OptionType.CALL else Decimal(-1)
+    if option.expiry <= today:
+        underlying = _weighted(
+            [pricer.at_expiry(option.market, m, option.expiry) for m in option.months]
+        )
+        if underlying is not None:
+            payoff = max(sign * (underlying - option.strike), Decimal(0))
+            result.realised += (payoff - option.premium) * option.quantity * spec.scale * fx
+        return
+    forward = _weighted([pricer.forward(option.market, m) for m in option.months])
+    volatility = pricer.volatility(option.market)
+    rate = pricer.rate(spec.currency)
+    if forward is None or volatility is None or rate is None:
+        return
+    try:
+        premium_now = black76(
+            option_type=option.option_type,
+            forward=forward,
+            strike=option.strike,
+            volatility=volatility,
+            years=_years(today, option.expiry),
+            rate=rate,
+        ).price
+    except PricingError:
+        # A non-positive forward (power can price below zero) has no Black-76 value.
+        result.missing.add(f"option on {option.market}: non-positive forward {forward}")
+        return
+    value = (premium_now - option.premium) * option.quantity * spec.scale * fx
+    result.unrealised += value
+    result.by_month[(option.market, option.months[0])] += value
+
+
+# --- P&L explain --------------------------------------------------------------------------------
+
+
+class Step(StrEnum):
+    TIME_ROLL = "time_roll"
+    CURVE_MOVES = "curve_moves"
+    FX = "fx"
+    NEW_TRADES = "new_trades"
+    AMENDMENTS = "amendments"
+    CANCELLATIONS = "cancellations"
+    UNEXPLAINED = "unexplained"
+
+
+@dataclass(frozen=True)
+class Explain:
+    """From the value of yesterday's portfolio on yesterday's market (`start`) to the value of
+    today's portfolio on today's market (`end`); the steps always add up to `end − start`."""
+
+    start: Valuation
+    end: Valuation
+    steps: dict[Step, Decimal]
+    missing: frozenset[str]
+
+    @property
+    def total(self) -> Decimal:
+        return self.end.total - self.start.total
+
+
+def _value(deals: Iterable[DealTerms], state: MarketState, missing: set[str]) -> Decimal:
+    valuation = value_portfolio(Portfolio.of(deals), state)
+    missing |= valuation.missing
+    return valuation.total
+
+
+def explain(
+    *,
+    before: Mapping[int, DealTerms],
+    after: Mapping[int, DealTerms],
+    amended: Iterable[int],
+    market_before: MarketState,
+    market_after: MarketState,
+) -> Explain:
+    """The P&L explain of one book between two valuation dates.
+
+    `before` and `after` are the trades (by id) counted in the book at the end of each day;
+    `amended` names the trades of both whose terms changed. Both market states carry the
+    settlement prices of every month that began delivering by `market_after`'s date (they do
+    not depend on the day the market is read). The steps, each revaluing
+    yesterday's portfolio with one thing changed:
+
+    - time roll: yesterday's curves and FX, today's valuation date (discounting, option
+      time value, months that began delivering settle);
+    - curve moves: today's curves and volatilities instead of yesterday's;
+    - FX: today's FX rates instead of yesterday's;
+    - new trades, amendments, cancellations: the trades that came, changed or went, valued on
+      today's market;
+    - unexplained: the rest, which is the joint effect of curves and FX moving together, plus
+      rounding. It is shown, never folded into another line.
+    """
+    missing: set[str] = set()
+    old_deals = list(before.values())
+    start = value_portfolio(Portfolio.of(old_deals), market_before)
+    missing |= start.missing
+    rolled_state = replace(market_before, valuation_date=market_after.valuation_date)
+    curves_state = replace(market_after, fx=market_before.fx)
+    fx_state = replace(rolled_state, fx=market_after.fx)
+    rolled = _value(old_deals, rolled_state, missing)
+    curves = _value(old_deals, curves_state, missing)
+    fx_moved = _value(old_deals, fx_state, missing)
+
+    amended = set(amended)
+    new_ids = [i for i in after if i not in before]
+    gone_ids = [i for i in before if i not in after]
+    changed = [i for i in amended if i in before and i in after]
+    new = _value((after[i] for i in new_ids), market_after, missing)
+    cancelled = -_value((before[i] for i in gone_ids), market_after, missing)
+    amendments = _value((after[i] for i in changed), market_after, missing) - _value(
+        (before[i] for i in changed), market_after, missing
+    )
+    end = value_portfolio(Portfolio.of(after.values()), market_after)
+    missing |= end.missing
+
+    steps = {
+        Step.TIME_ROLL: (rolled - start.total).quantize(CENT),
+        Step.CURVE_MOVES: (curves - rolled).quantize(CENT),
+        Step.FX: (fx_moved - rolled).quantize(CENT),
+        Step.NEW_TRADES: new.quantize(CENT),
+        Step.AMENDMENTS: amendments.quantize(CENT),
+        Step.CANCELLATIONS: cancelled.quantize(CENT),
+    }
+    start, end = start.rounded(), end.rounded()
+    steps[Step.UNEXPLAINED] = (end.total - start.total) - sum(steps.values(), Decimal(0))
+    return Explain(start=start, end=end, steps=steps, missing=frozenset(missing))

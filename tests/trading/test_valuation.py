@@ -1,0 +1,327 @@
+"""The valuation engine against hand-computed cases, one per deal type, and the P&L explain.
+
+Every expected figure is worked out in the comment beside it; discount factors are
+exp(−r·days/365) written out to the digits the assertion needs.
+"""
+
+from dataclasses import replace
+from datetime import date
+from decimal import Decimal
+
+import pytest
+
+from apps.trading.pricing import OptionType, black76
+from apps.trading.valuation import (
+    DealTerms,
+    MarketSpec,
+    MarketState,
+    Portfolio,
+    Step,
+    explain,
+    value_portfolio,
+)
+
+TODAY = date(2026, 11, 25)
+JAN = date(2027, 1, 1)
+FEB = date(2027, 2, 1)
+NOV = date(2026, 11, 1)
+
+
+def state(**changes) -> MarketState:
+    base = MarketState(
+        valuation_date=TODAY,
+        markets={
+            "eex-de-power": MarketSpec("EUR"),
+            "ttf": MarketSpec("EUR"),
+            "henry-hub": MarketSpec("USD"),
+            "nbp": MarketSpec("GBP", Decimal("0.01")),
+        },
+        forwards={},
+        settlements={},
+        expiries={},
+        volatilities={},
+        rates={"EUR": Decimal(0), "USD": Decimal(0), "GBP": Decimal(0)},
+        fx={"USD": Decimal("0.9"), "GBP": Decimal("1.2")},
+        reporting_currency="EUR",
+    )
+    return replace(base, **changes)
+
+
+def forward(side: int, market: str, price: str, legs, deal_type: str = "physical_fixed"):
+    return DealTerms(
+        deal_type=deal_type,
+        side=side,
+        market=market,
+        price=Decimal(price),
+        legs=tuple((m, Decimal(q)) for m, q in legs),
+    )
+
+
+def value(deals, market: MarketState):
+    return value_portfolio(Portfolio.of(deals), market).rounded()
+
+
+def test_physical_forward_is_curve_minus_price_times_volume_discounted():
+    # Buy 10 MW base for January 2027 (744 h = 7,440 MWh) at 80 EUR/MWh; the curve says 85.
+    # Paid at the end of delivery, 2027-02-01: 68 days away; at 3 % the discount factor is
+    # exp(−0.03 × 68/365) = exp(−0.005589041) = 0.994426548.
+    # MtM = (85 − 80) × 7,440 × 0.994426548 = 36,992.67 EUR.
+    deal = forward(1, "eex-de-power", "80", [(JAN, "7440")])
+    market = state(forwards={("eex-de-power", JAN): Decimal(85)}, rates={"EUR": Decimal("0.03")})
+    result = value([deal], market)
+    assert result.unrealised == Decimal("36992.67")
+    assert result.realised == 0
+    assert result.missing == set()
+    assert result.by_month == {("eex-de-power", JAN): Decimal("36992.67")}
+
+
+def test_sold_swap_loses_when_the_curve_rises():
+    # Sell a Henry Hub swap: 10,000 MMBtu/day for January (310,000 MMBtu) at 3.10 USD; the
+    # curve is 3.35. At a zero rate: −(3.35 − 3.10) × 310,000 = −77,500 USD; at 0.9 EUR per
+    # USD that is −69,750 EUR.
+    deal = forward(-1, "henry-hub", "3.10", [(JAN, "310000")], deal_type="swap")
+    market = state(forwards={("henry-hub", JAN): Decimal("3.35")})
+    assert value([deal], market).unrealised == Decimal("-69750.00")
+
+
+def test_future_is_not_discounted():
+    # Buy 10,000 MMBtu of the January future at 3.00; settles at 3.25; margined daily, so no
+    # discounting even at 5 %: 0.25 × 10,000 = 2,500 USD = 2,250 EUR.
+    deal = forward(1, "henry-hub", "3.00", [(JAN, "10000")], deal_type="future")
+    market = state(forwards={("henry-hub", JAN): Decimal("3.25")}, rates={"USD": Decimal("0.05")})
+    assert value([deal], market).unrealised == Decimal("2250.00")
+
+
+def test_index_forward_is_market_minus_index_minus_spread():
+    # Buy TTF gas priced at the EEX index + 0.50 (a made-up pairing, for the arithmetic):
+    # (30 − 28 − 0.50) × 1,000 = 1,500 EUR.
+    deal = DealTerms(
+        deal_type="physical_index",
+        side=1,
+        market="ttf",
+        index_market="eex-de-power",
+        price=Decimal("0.50"),
+        legs=((JAN, Decimal(1000)),),
+    )
+    market = state(
+        forwards={("ttf", JAN): Decimal(30), ("eex-de-power", JAN): Decimal(28)},
+    )
+    assert value([deal], market).unrealised == Decimal("1500.00")
+
+
+def test_prices_quoted_in_pence_are_scaled_and_converted():
+    # Buy 100,000 therms of NBP at 95 p/therm; the curve is 101 p/therm:
+    # (101 − 95) × 100,000 × 0.01 (pence to pounds) = 6,000 GBP; at 1.2 EUR per GBP, 7,200 EUR.
+    deal = forward(1, "nbp", "95", [(JAN, "100000")])
+    market = state(forwards={("nbp", JAN): Decimal(101)})
+    assert value([deal], market).unrealised == Decimal("7200.00")
+
+
+def test_a_month_that_began_delivering_is_realised_at_its_settlement():
+    # November 2026 is delivering on 2026-11-25: it settled at 82 (its last price before
+    # 1 November), whatever the curve says now, and is not discounted even at 3 %.
+    # (82 − 80) × 7,200 = 14,400 realised; January stays unrealised: (85 − 80) × 7,440.
+    deal = forward(1, "eex-de-power", "80", [(NOV, "7200"), (JAN, "7440")])
+    market = state(
+        forwards={("eex-de-power", JAN): Decimal(85)},
+        settlements={("eex-de-power", NOV): Decimal(82)},
+    )
+    result = value([deal], market)
+    assert result.realised == Decimal("14400.00")
+    assert result.unrealised == Decimal("37200.00")
+    assert result.total == Decimal("51600.00")
+
+
+def test_option_is_black76_value_less_premium():
+    # Buy a call on the January TTF future: 1,000 MWh, strike 30, premium 2.00, forward 32,
+    # volatility 50 %, expiry 2026-12-28 (33 days), rate 2 %.
+    deal = DealTerms(
+        deal_type="option",
+        side=1,
+        market="ttf",
+        price=Decimal("2.00"),
+        legs=((JAN, Decimal(0)),),
+        total_quantity=Decimal(1000),
+        option_type="call",
+        strike=Decimal(30),
+        expiry=date(2026, 12, 28),
+    )
+    market = state(
+        forwards={("ttf", JAN): Decimal(32)},
+        volatilities={"ttf": Decimal("0.5")},
+        rates={"EUR": Decimal("0.02")},
+    )
+    premium_now = black76(
+        option_type=OptionType.CALL,
+        forward=Decimal(32),
+        strike=Decimal(30),
+        volatility=Decimal("0.5"),
+        years=Decimal(33) / Decimal(365),
+        rate=Decimal("0.02"),
+    ).price
+    # Black-76 by hand: σ√T = 0.5 × √(33/365) = 0.150342; d1 = (ln(32/30) + 0.011301) / 0.150342
+    # = 0.504449; d2 = 0.354107; N(d1) = 0.693027, N(d2) = 0.638371; DF = exp(−0.02 × 33/365)
+    # = 0.998193; call = 0.998193 × (32 × 0.693027 − 30 × 0.638371) = 3.0203 per MWh.
+    assert premium_now.quantize(Decimal("0.0001")) == Decimal("3.0203")
+    expected = ((premium_now - 2) * 1000).quantize(Decimal("0.01"))
+    assert value([deal], market).unrealised == expected
+    # A seller has exactly the opposite value.
+    sold = replace(deal, side=-1)
+    assert value([sold], market).unrealised == -expected
+
+
+def test_expired_option_is_realised_at_intrinsic_value():
+    # Sold put, strike 30, premium 1.50 on 1,000 MWh; at expiry (2026-11-20) the underlying was
+    # 27: the buyer exercises, we pay 3 and kept 1.50: (max(30 − 27, 0) − 1.50) × −1,000 = −1,500.
+    deal = DealTerms(
+        deal_type="option",
+        side=-1,
+        market="ttf",
+        price=Decimal("1.50"),
+        legs=((date(2026, 12, 1), Decimal(0)),),
+        total_quantity=Decimal(1000),
+        option_type="put",
+        strike=Decimal(30),
+        expiry=date(2026, 11, 20),
+    )
+    market = state(expiries={("ttf", date(2026, 12, 1), date(2026, 11, 20)): Decimal(27)})
+    result = value([deal], market)
+    assert result.realised == Decimal("-1500.00")
+    assert result.unrealised == 0
+
+
+def test_missing_market_data_is_named_and_left_out_never_zero():
+    priced = forward(1, "eex-de-power", "80", [(JAN, "100")])
+    unpriced = forward(1, "eex-de-power", "80", [(FEB, "100")])
+    market = state(forwards={("eex-de-power", JAN): Decimal(81)})
+    result = value([priced, unpriced], market)
+    assert result.unrealised == Decimal("100.00")
+    assert result.missing == {"forward eex-de-power 2027-02"}
+
+
+def test_missing_fx_rate_leaves_the_trade_out():
+    deal = forward(1, "henry-hub", "3", [(JAN, "100")])
+    result = value([deal], state(forwards={("henry-hub", JAN): Decimal(4)}, fx={}))
+    assert result.total == 0
+    assert result.missing == {"FX USD/EUR"}
+
+
+def test_portfolio_value_is_the_sum_of_its_trades():
+    deals = [
+        forward(1, "eex-de-power", "80", [(JAN, "7440")]),
+        forward(-1, "eex-de-power", "83", [(JAN, "744"), (FEB, "672")]),
+        forward(1, "henry-hub", "3.10", [(JAN, "310000")], deal_type="swap"),
+    ]
+    market = state(
+        forwards={
+            ("eex-de-power", JAN): Decimal(85),
+            ("eex-de-power", FEB): Decimal("79.5"),
+            ("henry-hub", JAN): Decimal("3.35"),
+        },
+        rates={"EUR": Decimal("0.03"), "USD": Decimal("0.045")},
+    )
+    together = value_portfolio(Portfolio.of(deals), market).total
+    one_by_one = sum(value_portfolio(Portfolio.of([d]), market).total for d in deals)
+    assert together == one_by_one
+
+
+# --- The explain -------------------------------------------------------------------------------
+
+
+def two_days(**after_changes):
+    before = state(
+        valuation_date=date(2026, 11, 24),
+        forwards={("eex-de-power", JAN): Decimal(85), ("henry-hub", JAN): Decimal(3)},
+    )
+    after_changes.setdefault(
+        "forwards", {("eex-de-power", JAN): Decimal(87), ("henry-hub", JAN): Decimal(3)}
+    )
+    after = state(**after_changes)
+    return before, after
+
+
+def test_explain_splits_a_day_into_its_causes():
+    # Yesterday: A (buy 1,000 @ 80) and C (sell 500 @ 84) and D (buy 100 @ 86).
+    # Today: the curve moved 85 → 87; B (buy 200 @ 86) is new, C was cancelled and D was
+    # amended to 300 @ 86. Rates are zero, so time alone changes nothing.
+    a = forward(1, "eex-de-power", "80", [(JAN, "1000")])
+    b = forward(1, "eex-de-power", "86", [(JAN, "200")])
+    c = forward(-1, "eex-de-power", "84", [(JAN, "500")])
+    d_old = forward(1, "eex-de-power", "86", [(JAN, "100")])
+    d_new = forward(1, "eex-de-power", "86", [(JAN, "300")])
+    before, after = two_days()
+    result = explain(
+        before={1: a, 3: c, 4: d_old},
+        after={1: a, 2: b, 4: d_new},
+        amended=[4],
+        market_before=before,
+        market_after=after,
+    )
+    # Start: A 5,000 + C −500 + D −100 = 4,400.
+    assert result.start.total == Decimal("4400.00")
+    # Curve moves on yesterday's book: +2 × (1,000 − 500 + 100) = 1,200.
+    # New B on today's curve: (87 − 86) × 200 = 200.
+    # Cancelled C on today's curve: −(−(87 − 84) × 500) = +1,500.
+    # Amended D: (87 − 86) × 300 − (87 − 86) × 100 = 200.
+    assert result.steps == {
+        Step.TIME_ROLL: Decimal("0.00"),
+        Step.CURVE_MOVES: Decimal("1200.00"),
+        Step.FX: Decimal("0.00"),
+        Step.NEW_TRADES: Decimal("200.00"),
+        Step.AMENDMENTS: Decimal("200.00"),
+        Step.CANCELLATIONS: Decimal("1500.00"),
+        Step.UNEXPLAINED: Decimal("0.00"),
+    }
+    # End: A 7,000 + B 200 + D 300 = 7,500; 7,500 − 4,400 = 3,100 = the steps' sum.
+    assert result.end.total == Decimal("7500.00")
+    assert result.total == sum(result.steps.values()) == Decimal("3100.00")
+
+
+def test_explain_shows_the_joint_curve_and_fx_move_as_unexplained():
+    # Buy 100,000 MMBtu Henry Hub at 3.00. The curve goes 3.00 → 3.20 and USD/EUR 0.90 → 0.95.
+    # Curve alone (old FX): 0.20 × 100,000 × 0.90 = 18,000.
+    # FX alone (old curve): the trade is worth 0 on the old curve, so 0.
+    # Total: 0.20 × 100,000 × 0.95 = 19,000; unexplained: 0.20 × 100,000 × 0.05 = 1,000.
+    deal = forward(1, "henry-hub", "3.00", [(JAN, "100000")])
+    before, after = two_days(
+        forwards={("henry-hub", JAN): Decimal("3.20")}, fx={"USD": Decimal("0.95")}
+    )
+    result = explain(
+        before={1: deal}, after={1: deal}, amended=[], market_before=before, market_after=after
+    )
+    assert result.steps[Step.CURVE_MOVES] == Decimal("18000.00")
+    assert result.steps[Step.FX] == Decimal("0.00")
+    assert result.steps[Step.UNEXPLAINED] == Decimal("1000.00")
+    assert result.total == Decimal("19000.00") == sum(result.steps.values())
+
+
+def test_explain_time_roll_is_discounting_and_settlement():
+    # Buy 1,000 MWh of December 2026 at 80; the curve stays at 85 and the rate is 3 %.
+    # Yesterday (2026-11-24), paid 2027-01-01, 38 days: DF = exp(−0.03 × 38/365) = 0.996881;
+    # value 5,000 × 0.996881 = 4,984.41. Today 37 days: DF = 0.996964; value 4,984.82.
+    # Time roll: +0.41 (the same cash, one day nearer).
+    dec = date(2026, 12, 1)
+    deal = forward(1, "eex-de-power", "80", [(dec, "1000")])
+    rates = {"EUR": Decimal("0.03")}
+    before = state(
+        valuation_date=date(2026, 11, 24),
+        forwards={("eex-de-power", dec): Decimal(85)},
+        rates=rates,
+    )
+    after = replace(before, valuation_date=TODAY)
+    result = explain(
+        before={1: deal}, after={1: deal}, amended=[], market_before=before, market_after=after
+    )
+    assert result.start.total == Decimal("4984.41")
+    assert result.end.total == Decimal("4984.82")
+    assert result.steps[Step.TIME_ROLL] == Decimal("0.41")
+    assert result.steps[Step.CURVE_MOVES] == 0
+    assert result.steps[Step.UNEXPLAINED] == 0
+
+
+@pytest.mark.parametrize("deal_type", ["physical_fixed", "swap", "future"])
+def test_linear_deal_types_value_alike_at_a_zero_rate(deal_type):
+    deal = forward(1, "ttf", "30", [(JAN, "1000")], deal_type=deal_type)
+    assert value([deal], state(forwards={("ttf", JAN): Decimal(31)})).unrealised == Decimal(
+        "1000.00"
+    )
