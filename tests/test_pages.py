@@ -84,6 +84,12 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
     "trading:blotter-csv":         (None,      (LOGIN,       200,         200,         403,         403,         403,         MFA_SETUP)),
     "trading:trade-new":           (None,      (LOGIN,       200,         403,         403,         403,         403,         MFA_SETUP)),
     "trading:trade-detail":        ({"pk": 0}, (LOGIN,       404,         404,         403,         403,         403,         MFA_SETUP)),
+    # The trade's actions: amend and cancel for traders, approve and reject also for risk
+    # managers (a second person); GET of an action leads to the trade page, past the same gates.
+    "trading:trade-amend":         ({"pk": 0}, (LOGIN,       404,         403,         403,         403,         403,         MFA_SETUP)),
+    "trading:trade-cancel":        ({"pk": 0}, (LOGIN,       404,         403,         403,         403,         403,         MFA_SETUP)),
+    "trading:trade-approve":       ({"pk": 0}, (LOGIN,       404,         404,         403,         403,         403,         MFA_SETUP)),
+    "trading:trade-reject":        ({"pk": 0}, (LOGIN,       404,         404,         403,         403,         403,         MFA_SETUP)),
     "compliance:audit-trail":      (None,      (LOGIN,       403,         403,         200,         403,         200,         MFA_SETUP)),
     "compliance:audit-verify":     (None,      (405,         405,         405,         405,         405,         405,         MFA_SETUP)),
     "accounts-api:me":             (None,      (401,         200,         200,         200,         200,         200,         403)),

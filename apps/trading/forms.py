@@ -1,8 +1,10 @@
-"""The trading pages' forms: the blotter's filters and deal capture.
+"""The trading pages' forms: the blotter's filters, deal capture and amendment, and the
+trade page's actions (cancel, approve, reject).
 
 Deal capture renders its fields here but validates nothing of its own: the posted terms go
 through the API's input serializer (shapes and types) and then the booking service (meaning),
-so a page and an API client meet exactly the same rules.
+so a page and an API client meet exactly the same rules. Amendment is deal capture prefilled
+with the current terms, plus the version it amends; the service refuses a stale one.
 """
 
 from typing import Any
@@ -22,11 +24,13 @@ from apps.trading.models import (
     Market,
     OptionKind,
     Side,
+    Trade,
     TradeStatus,
+    TradeVersion,
 )
 from apps.trading.selectors import BlotterFilters
 from apps.trading.serializers import TradeTermsInputSerializer
-from apps.trading.services import TradeTerms
+from apps.trading.services import CENT, TradeTerms, plain_amount
 
 
 def _blank(label: Any) -> list[tuple[str, Any]]:
@@ -159,6 +163,10 @@ class TradeForm(forms.Form):
     def visible_deal_fields(self) -> list[forms.BoundField]:
         return [self[name] for name in DEAL_TYPE_FIELDS.get(self.chosen_deal_type, ())]
 
+    def term_fields(self) -> list[forms.BoundField]:
+        """The fields of the terms below the deal type (trade_form.html#fields)."""
+        return [self[name] for name in self.fields if name in TERM_FIELDS and name != "deal_type"]
+
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         if self.errors:
@@ -184,3 +192,99 @@ class TradeForm(forms.Form):
             return
         for name, messages in exc.message_dict.items():
             self.add_error(name if name in self.fields else None, messages)
+
+
+# The terms the deal-capture form edits, in TradeForm's order.
+TERM_FIELDS = tuple(TradeForm.base_fields)
+
+_NO_VERSION = _("This form does not say which version of the trade it acts on. Reload the page.")
+_VERSION_ERRORS = {"required": _NO_VERSION, "invalid": _NO_VERSION, "min_value": _NO_VERSION}
+
+
+def _version_field() -> forms.IntegerField:
+    """The version a form acts on: the service refuses it if another was saved meanwhile."""
+    return forms.IntegerField(min_value=1, widget=forms.HiddenInput, error_messages=_VERSION_ERRORS)
+
+
+class TradeAmendForm(TradeForm):
+    """Deal capture prefilled with a trade's current terms, plus the version it amends.
+
+    The book stays the trade's own (a trade never moves to another book); every other term
+    shown may change. Terms of another deal type than the chosen one are cleared.
+    """
+
+    version = _version_field()
+    reason = forms.CharField(
+        label=_("Reason for the amendment"),
+        required=False,
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
+
+    def __init__(self, *args: Any, user: Any, trade: Trade, **kwargs: Any) -> None:
+        super().__init__(*args, user=user, **kwargs)
+        self.fields["book"].choices = [(trade.book.code, f"{trade.book.code} · {trade.book.name}")]
+
+    @staticmethod
+    def initial_from(version: TradeVersion) -> dict[str, Any]:
+        """The form's values for `version` (its trade, counterparty, markets loaded)."""
+        return {
+            "version": version.version,
+            "deal_type": version.deal_type,
+            "book": version.trade.book.code,
+            "counterparty": version.counterparty.short_code,
+            "side": version.side,
+            "market": version.market.code,
+            "period": version.period_code,
+            "profile": version.profile,
+            "quantity": plain_amount(version.quantity),
+            "price": plain_amount(version.price, places=CENT),
+            "currency": version.currency,
+            "trade_date": version.trade_date,
+            "index_market": version.index_market.code if version.index_market_id else "",
+            "option_type": version.option_type,
+            "strike": "" if version.strike is None else plain_amount(version.strike),
+            "expiry_date": version.expiry_date,
+        }
+
+    def changes(self) -> dict[str, Any]:
+        """The amendment for services.trade_amend: every term the page edits, as posted.
+
+        The unit follows the market. A period code replaces delivery dates that an API client
+        may have booked; without one, the stored dates stay (a trade booked with a code and
+        amended without one has no period: the service says so on the field).
+        """
+        changes: dict[str, Any] = {
+            name: getattr(self.terms, name)
+            for name in TERM_FIELDS
+            if name in TradeTerms.field_names()
+        }
+        changes["unit"] = ""
+        if changes["period"]:
+            changes["delivery_start"] = changes["delivery_end"] = None
+        return changes
+
+
+# The reason each action asks for, and whether it must be given.
+ACTION_REASONS: dict[str, tuple[Any, bool]] = {
+    "cancel": (_("Reason for the cancellation"), True),
+    "approve": (_("Note (optional)"), False),
+    "reject": (_("Reason for the rejection"), True),
+}
+
+
+class TradeActionForm(forms.Form):
+    """Cancel, approve or reject a trade at the version shown on its page."""
+
+    version = _version_field()
+    reason = forms.CharField(max_length=500, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, action: str, **kwargs: Any) -> None:
+        # Several of these forms share the trade page: ids are unique per action.
+        kwargs.setdefault("auto_id", f"id_{action}_%s")
+        super().__init__(*args, **kwargs)
+        self.action = action
+        self.checks: list[dict[str, Any]] = []  # the pre-trade checks' results of a refusal
+        label, required = ACTION_REASONS[action]
+        self.fields["reason"].label = label
+        self.fields["reason"].required = required

@@ -9,6 +9,10 @@ urlpatterns = [
     path("blotter.csv", views.blotter_csv, name="blotter-csv"),
     path("trades/new/", views.trade_new, name="trade-new"),
     path("trades/<int:pk>/", views.trade_detail, name="trade-detail"),
+    path("trades/<int:pk>/amend/", views.trade_amend, name="trade-amend"),
+    path("trades/<int:pk>/cancel/", views.trade_cancel, name="trade-cancel"),
+    path("trades/<int:pk>/approve/", views.trade_approve, name="trade-approve"),
+    path("trades/<int:pk>/reject/", views.trade_reject, name="trade-reject"),
 ]
 
 api_urlpatterns = [

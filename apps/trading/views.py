@@ -1,17 +1,20 @@
-"""The trading pages: the blotter (and its CSV export), deal capture and the trade page.
+"""The trading pages: the blotter (and its CSV export), deal capture, the trade page and its
+actions (amend, cancel, approve, reject).
 
-Views parse, call the selectors or the booking service, and render. Every read goes through the
-desk-scoped selectors: another desk's trade is a 404, the same answer as a missing one.
+Views parse, call the selectors or the trading services, and render. Every read goes through the
+desk-scoped selectors: another desk's trade is a 404, the same answer as a missing one. The
+services' refusals (a stale version, a status that forbids the change, four eyes, the pre-trade
+checks) come back as form errors on the page, with nothing written.
 """
 
 import csv
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from decimal import Decimal
 from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -19,10 +22,10 @@ from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods
 
 from apps.accounts.models import Role
-from apps.accounts.permissions import has_role, role_required
+from apps.accounts.permissions import desks_for_user, has_role, role_required
 from apps.trading import selectors, services
-from apps.trading.forms import BlotterFilterForm, TradeForm
-from apps.trading.models import Trade, TradeStatus
+from apps.trading.forms import BlotterFilterForm, TradeActionForm, TradeAmendForm, TradeForm
+from apps.trading.models import FINAL_STATUSES, Trade, TradeStatus, TradeVersion
 from apps.trading.serializers import rule_results
 
 BLOTTER_ROLES = (Role.TRADER, Role.RISK_MANAGER)
@@ -193,13 +196,55 @@ def trade_new(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_GET
-@login_required
-@role_required(*BLOTTER_ROLES)
-def trade_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    trade = selectors.trade_get_for_user(request.user, pk)
+def _current_version(trade: Trade) -> TradeVersion:
+    version = selectors.trade_versions(trade).get(version=trade.current_version)
+    version.trade = trade
+    return version
+
+
+def _offered_actions(user: Any, trade: Trade, current: TradeVersion) -> dict[str, bool]:
+    """What the trade page offers `user` (the services decide; this only spares dead buttons).
+
+    A trader of the trade's desk amends and cancels an open trade; a second person (a trader
+    of the desk or a risk manager, never the one who asked for the pending version nor its
+    trader) approves or rejects a trade pending approval.
+    """
+    is_open = trade.status not in FINAL_STATUSES
+    trades_here = (
+        is_open
+        and has_role(user, Role.TRADER)
+        and desks_for_user(user).filter(pk=trade.book.desk_id).exists()
+    )
+    pending = trade.status == TradeStatus.PENDING_APPROVAL
+    own = user.pk in (current.created_by_id, current.trader_id)
+    second_person = pending and not own and has_role(user, Role.TRADER, Role.RISK_MANAGER)
+    return {
+        "amend": trades_here,
+        "cancel": trades_here,
+        "approve": second_person,
+        "reject": second_person,
+        "awaits_other": pending and own,
+    }
+
+
+def _trade_page(
+    request: HttpRequest,
+    trade: Trade,
+    *,
+    failed: TradeActionForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """The trade page; `failed` is an action form to show again with its errors."""
     versions = list(selectors.trade_versions(trade))
     current = next(v for v in versions if v.version == trade.current_version)
+    offered = _offered_actions(request.user, trade, current)
+    action_forms = {
+        action: TradeActionForm(action=action, initial={"version": trade.current_version})
+        for action in ("cancel", "approve", "reject")
+        if offered[action]
+    }
+    if failed is not None:
+        action_forms[failed.action] = failed
     return render(
         request,
         "trading/trade_detail.html",
@@ -209,5 +254,165 @@ def trade_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "versions": versions,
             "checks": rule_results(current.pretrade_results),
             "audit_entries": selectors.trade_audit_entries(trade),
+            "offered": offered,
+            "action_forms": action_forms,
         },
+        status=status,
+    )
+
+
+@require_GET
+@login_required
+@role_required(*BLOTTER_ROLES)
+def trade_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _trade_page(request, selectors.trade_get_for_user(request.user, pk))
+
+
+def _refusal_message(exc: Exception) -> Any:
+    """The translated reason of a service's refusal, for a form's errors."""
+    if isinstance(exc, services.TradeError):
+        return exc.message
+    return str(exc)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@role_required(Role.TRADER)
+def trade_amend(request: HttpRequest, pk: int) -> HttpResponse:
+    trade = selectors.trade_get_for_user(request.user, pk)
+    checks: list[dict[str, Any]] = []
+    status = 200
+    if request.method == "POST":
+        form = TradeAmendForm(request.POST, user=request.user, trade=trade)
+        if form.is_valid():
+            try:
+                result = services.trade_amend(
+                    user=request.user,
+                    trade=trade,
+                    version=form.cleaned_data["version"],
+                    changes=form.changes(),
+                    reason=form.cleaned_data["reason"],
+                )
+            except ValidationError as exc:
+                form.add_service_errors(exc)
+            except services.TradeBlocked as exc:
+                checks = rule_results(exc.report.as_list())
+            except (services.StaleVersion, services.TradeStateError) as exc:
+                form.add_error(None, _refusal_message(exc))
+            else:
+                version = result.version
+                if result.status == TradeStatus.PENDING_APPROVAL:
+                    messages.warning(
+                        request,
+                        _(
+                            "Trade %(ref)s amended (version %(version)d); it is waiting for a "
+                            "second person's approval."
+                        )
+                        % {"ref": trade.trade_ref, "version": version.version},
+                    )
+                else:
+                    messages.success(
+                        request,
+                        _("Trade %(ref)s amended (version %(version)d).")
+                        % {"ref": trade.trade_ref, "version": version.version},
+                    )
+                return redirect("trading:trade-detail", pk=trade.pk)
+        status = 422 if checks else 400
+    elif request.htmx or "deal_type" in request.GET:  # type: ignore[attr-defined]
+        # The fields of another deal type, keeping what was typed (as on deal capture).
+        form = TradeAmendForm(initial=request.GET.dict(), user=request.user, trade=trade)
+        if request.htmx:  # type: ignore[attr-defined]
+            return render(request, "trading/trade_form.html#fields", {"form": form})
+    elif trade.status in FINAL_STATUSES:
+        messages.error(
+            request,
+            _("This trade is %(status)s: it cannot change any more.")
+            % {"status": TradeStatus(trade.status).label},
+        )
+        return redirect("trading:trade-detail", pk=trade.pk)
+    else:
+        initial = TradeAmendForm.initial_from(_current_version(trade))
+        form = TradeAmendForm(initial=initial, user=request.user, trade=trade)
+    return render(
+        request,
+        "trading/trade_form.html",
+        {"form": form, "trade": trade, "checks": checks, "blocked": bool(checks)},
+        status=status,
+    )
+
+
+def _act(
+    request: HttpRequest,
+    pk: int,
+    action: str,
+    call: Callable[..., services.BookingResult],
+    success: Callable[[Trade], str],
+) -> HttpResponse:
+    """POST an action form of the trade page to the service; GET leads to the trade page."""
+    trade = selectors.trade_get_for_user(request.user, pk)
+    if request.method == "GET":
+        return redirect("trading:trade-detail", pk=trade.pk)
+    form = TradeActionForm(request.POST, action=action)
+    if form.is_valid():
+        try:
+            call(
+                user=request.user,
+                trade=trade,
+                version=form.cleaned_data["version"],
+                reason=form.cleaned_data["reason"],
+            )
+        except services.TradeBlocked as exc:
+            form.add_error(None, _refusal_message(exc))
+            form.checks = rule_results(exc.report.as_list())
+        except (services.StaleVersion, services.TradeStateError) as exc:
+            form.add_error(None, _refusal_message(exc))
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        except PermissionDenied as exc:
+            if not str(exc):
+                raise  # not theirs to do at all: 403
+            form.add_error(None, str(exc))  # four eyes: someone else must do it
+        else:
+            messages.success(request, success(trade))
+            return redirect("trading:trade-detail", pk=trade.pk)
+    # The page as it is now (another version may have been saved), with this form's errors.
+    return _trade_page(request, trade, failed=form, status=422 if form.checks else 400)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@role_required(Role.TRADER)
+def trade_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "cancel",
+        services.trade_cancel,
+        lambda trade: _("Trade %(ref)s cancelled.") % {"ref": trade.trade_ref},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@role_required(Role.TRADER, Role.RISK_MANAGER)
+def trade_approve(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "approve",
+        services.trade_approve,
+        lambda trade: _("Trade %(ref)s approved and booked.") % {"ref": trade.trade_ref},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+@role_required(Role.TRADER, Role.RISK_MANAGER)
+def trade_reject(request: HttpRequest, pk: int) -> HttpResponse:
+    return _act(
+        request,
+        pk,
+        "reject",
+        services.trade_reject,
+        lambda trade: _("Trade %(ref)s rejected.") % {"ref": trade.trade_ref},
     )
