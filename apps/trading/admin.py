@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.db.models import Count, QuerySet
+from django.forms import ModelForm
 from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -10,6 +11,7 @@ from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
 # Trades, positions and trading policies likewise (apps.trading.trades_admin).
 from apps.trading import (
     marketdata_admin,  # noqa: F401
+    services,
     trades_admin,  # noqa: F401
 )
 from apps.trading.calendars import holiday_calendar_load
@@ -204,6 +206,12 @@ class CounterpartyAdmin(admin.ModelAdmin):
     search_fields = ["short_code", "legal_name", "lei"]
     readonly_fields = ["created_at", "updated_at"]
     inlines = [MasterAgreementInline]
+
+    def save_model(
+        self, request: HttpRequest, obj: Counterparty, form: ModelForm, change: bool
+    ) -> None:
+        # KYC and credit terms are audited, old → new, in the transaction of the save.
+        services.counterparty_save(user=request.user, counterparty=obj)  # type: ignore[arg-type]
 
 
 @admin.register(MasterAgreement)

@@ -1224,3 +1224,68 @@ def trade_reject(*, user: User, trade: Trade, version: int, reason: str = "") ->
         new.save(force_insert=True)
         _finish(user=user, trade=trade, old=current, new=new, action="trading.trade_rejected")
     return BookingResult(trade, new)
+
+
+# --- Counterparties -------------------------------------------------------------------------------
+
+# What the audit entry of a counterparty's save compares (the KYC and credit terms the pre-trade
+# checks read, and who the counterparty is); the row's own timestamps are left out.
+COUNTERPARTY_AUDITED_FIELDS = (
+    "legal_name",
+    "short_code",
+    "lei",
+    "country",
+    "sector",
+    "kyc_status",
+    "kyc_expires_on",
+    "credit_limit",
+    "credit_currency",
+    "internal_entity",
+)
+
+
+def _counterparty_terms(counterparty: Counterparty) -> dict[str, Any]:
+    terms = {
+        name: getattr(counterparty, name)
+        for name in COUNTERPARTY_AUDITED_FIELDS
+        if name != "internal_entity"
+    }
+    if terms["credit_limit"] is not None:  # as stored: two places, whatever was typed
+        terms["credit_limit"] = Decimal(terms["credit_limit"]).quantize(CENT)
+    entity = counterparty.internal_entity if counterparty.internal_entity_id else None
+    terms["internal_entity"] = entity.code if entity is not None else None
+    return terms
+
+
+def counterparty_save(*, user: User, counterparty: Counterparty) -> Counterparty:
+    """Save a counterparty (new or changed) and audit what changed, old → new, in one
+    transaction: compliance keeps KYC status and expiry and credit limits in the admin, and the
+    pre-trade checks judge every trade by them. A save that changes nothing is not audited."""
+    creating = counterparty.pk is None
+    with transaction.atomic():
+        before: dict[str, Any] = {}
+        if not creating:
+            # Lock the row: two officers saving the same counterparty would each audit a stale
+            # "before" (and a booking's credit check reads it under the same lock).
+            stored = (
+                Counterparty.objects.select_for_update(of=("self",))
+                .select_related("internal_entity")
+                .get(pk=counterparty.pk)
+            )
+            before = _counterparty_terms(stored)
+        counterparty.save()
+        after = _counterparty_terms(counterparty)
+        changes = {
+            name: {"old": before.get(name), "new": after[name]}
+            for name in COUNTERPARTY_AUDITED_FIELDS
+            if creating or before[name] != after[name]
+        }
+        if changes:
+            action = "trading.counterparty_created" if creating else "trading.counterparty_changed"
+            audit_append(
+                actor=user,
+                action=action,
+                obj=counterparty,
+                payload={"short_code": counterparty.short_code, "changes": changes},
+            )
+    return counterparty
