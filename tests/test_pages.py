@@ -90,6 +90,11 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
     "trading:trade-cancel":        ({"pk": 0}, (LOGIN,       404,         403,         403,         403,         403,         MFA_SETUP)),
     "trading:trade-approve":       ({"pk": 0}, (LOGIN,       404,         404,         403,         403,         403,         MFA_SETUP)),
     "trading:trade-reject":        ({"pk": 0}, (LOGIN,       404,         404,         403,         403,         403,         MFA_SETUP)),
+    # Positions and P&L: read by traders and risk managers of the desks; only risk managers
+    # close a day's P&L (POST only).
+    "trading:positions":           (None,      (LOGIN,       200,         200,         403,         403,         403,         MFA_SETUP)),
+    "trading:pnl":                 (None,      (LOGIN,       200,         200,         403,         403,         403,         MFA_SETUP)),
+    "trading:pnl-close":           (None,      (405,         405,         405,         405,         405,         405,         MFA_SETUP)),
     "compliance:audit-trail":      (None,      (LOGIN,       403,         403,         200,         403,         200,         MFA_SETUP)),
     "compliance:audit-verify":     (None,      (405,         405,         405,         405,         405,         405,         MFA_SETUP)),
     "accounts-api:me":             (None,      (401,         200,         200,         200,         200,         200,         403)),
@@ -120,6 +125,10 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
     "trading-api:trade-approve":   ({"pk": 0}, (401,         405,         405,         405,         403,         403,         403)),
     "trading-api:trade-reject":    ({"pk": 0}, (401,         405,         405,         405,         403,         403,         403)),
     "trading-api:position-list":   (None,      (401,         200,         200,         200,         403,         403,         403)),
+    # Hourly positions need book, market and month: a GET without them is a 400 with fields.
+    "trading-api:position-hourly": (None,      (401,         400,         400,         400,         403,         403,         403)),
+    "trading-api:trade-valuation": ({"pk": 0}, (401,         404,         404,         404,         403,         403,         403)),
+    "trading-api:pnl":             (None,      (401,         200,         200,         200,         403,         403,         403)),
     "api-schema":                  (None,      (401,         200,         200,         200,         200,         200,         403)),
     # The admin: OTPAdminSite admits verified staff only; everyone else meets its login form.
     "admin:index":                 (None,      (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 200,         MFA_SETUP)),

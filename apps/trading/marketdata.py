@@ -213,9 +213,7 @@ def month_prices_as_of(
     chosen: dict[tuple[str, date, date], int] = {}
     for market, month, as_of in requests:
         candidates = [
-            pk
-            for day, pk in by_market.get(market, [])
-            if as_of - AS_OF_LOOKBACK <= day <= as_of
+            pk for day, pk in by_market.get(market, []) if as_of - AS_OF_LOOKBACK <= day <= as_of
         ]
         if candidates:
             chosen[(market, month, as_of)] = candidates[-1]

@@ -7,13 +7,14 @@ the formulas, the explain — is the pure engine's.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from apps.trading.marketdata import (
     MarketDataError,
@@ -35,6 +36,7 @@ from apps.trading.models import (
 from apps.trading.valuation import (
     DealTerms,
     Explain,
+    Gap,
     MarketNeeds,
     MarketSpec,
     MarketState,
@@ -61,6 +63,23 @@ _VERSION_FIELDS = (
     "strike",
     "expiry_date",
 )
+
+
+GAP_TEXT = {
+    Gap.FORWARD: _("No forward price for %(what)s."),
+    Gap.SETTLEMENT: _("No settlement price for %(what)s."),
+    Gap.PRICE_AT_EXPIRY: _("No underlying price at expiry for %(what)s."),
+    Gap.MARKET: _("Unknown market %(what)s."),
+    Gap.RATE: _("No discount rate for %(what)s."),
+    Gap.FX: _("No FX rate %(what)s."),
+    Gap.VOLATILITY: _("No volatility for %(what)s."),
+    Gap.NON_POSITIVE_FORWARD: _("An option's forward is not positive: %(what)s."),
+}
+
+
+def describe_missing(items: Iterable[Sequence[str]]) -> list[str]:
+    """What could not be priced, in the reader's language (items as stored: [kind, what])."""
+    return [str(GAP_TEXT[Gap(kind)] % {"what": what}) for kind, what in sorted(items)]
 
 
 def end_of_day(day: date) -> datetime:
@@ -195,18 +214,26 @@ def _needs(trades: Iterable[BookedTrade], *days: date) -> MarketNeeds:
     return needs
 
 
-def book_valuation(book: Book, on: date, *, moment: datetime | None = None) -> Valuation:
-    """The MtM of `book`'s trades booked at `moment` (now by default), on `on`'s market."""
-    trades = booked_as_of([book.pk], moment or timezone.now()).values()
-    portfolio = Portfolio.of(t.terms for t in trades)
-    state = market_state(
-        portfolio.needs(on),
-        valuation_date=on,
-        curve_date=on,
-        fx_date=on,
-        reporting_currency=book.currency,
-    )
-    return value_portfolio(portfolio, state).rounded()
+def books_valuation(
+    books: Iterable[Book], on: date, *, moment: datetime | None = None
+) -> dict[int, Valuation]:
+    """The MtM of each book's trades booked at `moment` (now by default) on `on`'s market, in
+    the book's currency: one query for the trades and one market read per reporting currency."""
+    books = list(books)
+    trades = _by_book(booked_as_of([b.pk for b in books], moment or timezone.now()))
+    portfolios = {b.pk: Portfolio.of(t.terms for t in trades.get(b.pk, {}).values()) for b in books}
+    valuations: dict[int, Valuation] = {}
+    for currency in sorted({b.currency for b in books}):
+        in_currency = [b for b in books if b.currency == currency]
+        needs = MarketNeeds()
+        for b in in_currency:
+            needs.update(portfolios[b.pk].needs(on))
+        state = market_state(
+            needs, valuation_date=on, curve_date=on, fx_date=on, reporting_currency=currency
+        )
+        for b in in_currency:
+            valuations[b.pk] = value_portfolio(portfolios[b.pk], state).rounded()
+    return valuations
 
 
 def trade_valuation(version: TradeVersion, on: date, reporting_currency: str) -> Valuation:
@@ -318,7 +345,7 @@ def pnl_close(*, on: date, book_ids: Iterable[int] | None = None) -> list[BookPn
                 cancellations=steps[Step.CANCELLATIONS],
                 unexplained=steps[Step.UNEXPLAINED],
                 trade_count=len(after.get(book.pk, {})),
-                missing=sorted(result.missing),
+                missing=[[str(kind), what] for kind, what in sorted(result.missing)],
                 computed_at=now,
             )
         )

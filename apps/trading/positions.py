@@ -16,22 +16,25 @@ whose net quantity is zero is removed (a flat position is no row), by both.
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from apps.trading.calendars import market_calendar
 from apps.trading.models import (
     Book,
     Market,
     Position,
+    Side,
     TradeStatus,
     TradeVersion,
     Unit,
     UnitConversion,
 )
+from apps.trading.periods import Period, PeriodKind, Profile, intervals
 from apps.trading.units import ConversionTable, ConversionUnavailable, conversion_table
 
 ENERGY_UNIT = "MWh"
@@ -185,3 +188,40 @@ def positions_rebuild(*, book_ids: Iterable[int] | None = None) -> int:
             batch_size=2000,
         )
     return len(totals)
+
+
+def positions_hourly(
+    *, book_ids: Iterable[int], market: Market, month: date
+) -> list[tuple[datetime, Decimal]]:
+    """Net quantity (MW) per delivery hour of `month` for the books' booked trades in `market`,
+    as (UTC start, MW) for every hour of the month in the market's time zone (743, 744 or 745);
+    an option counts by its delta, as in the monthly positions.
+
+    Trades with the same delivery span and profile are summed first and expanded once, so the
+    cost grows with the distinct spans, not with the trades.
+    """
+    month_end = (month + timedelta(days=32)).replace(day=1)
+    versions = TradeVersion.objects.filter(
+        trade__book_id__in=list(book_ids),
+        trade__status=TradeStatus.BOOKED,
+        version=F("trade__current_version"),
+        market=market,
+        delivery_start__lt=month_end,
+        delivery_end__gt=month,
+    ).values_list("delivery_start", "delivery_end", "profile", "side", "quantity", "delta")
+    spans: dict[tuple[date, date, str], Decimal] = defaultdict(Decimal)
+    for start, end, profile, side, quantity, delta in versions:
+        signed = quantity if side == Side.BUY else -quantity
+        if delta is not None:
+            signed *= delta
+        spans[(max(start, month), min(end, month_end), profile)] += signed
+    calendar = market_calendar(market, start=month, end=month_end)
+    hours = {
+        instant: Decimal(0)
+        for instant in intervals(Period(PeriodKind.MONTH, month, month_end), calendar)
+    }
+    for (start, end, profile), mw in spans.items():
+        span = Period(PeriodKind.DAY, start, end)
+        for instant in intervals(span, calendar, profile=Profile(profile)):
+            hours[instant] += mw
+    return [(instant, mw.quantize(QUANTITY_STEP)) for instant, mw in hours.items()]

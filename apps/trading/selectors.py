@@ -1,7 +1,9 @@
 """Reads of reference data and counterparties, each with a bounded number of queries."""
 
+from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +14,8 @@ from apps.accounts.models import Role
 from apps.accounts.permissions import desks_for_user, has_role
 from apps.compliance.models import AuditEntry
 from apps.trading.models import (
+    Book,
+    BookPnl,
     Commodity,
     Counterparty,
     Market,
@@ -21,7 +25,9 @@ from apps.trading.models import (
     TradeVersion,
     UnitConversion,
 )
+from apps.trading.pnl import books_valuation, describe_missing
 from apps.trading.units import ConversionTable, conversion_table
+from apps.trading.valuation import Valuation
 
 
 def conversion_table_for(commodity: Commodity | None = None) -> ConversionTable:
@@ -180,3 +186,123 @@ def trade_audit_entries(trade: Trade) -> QuerySet[AuditEntry]:
         .select_related("actor")
         .order_by("seq")
     )
+
+
+# --- Books, positions with MtM, P&L ------------------------------------------------------------
+
+
+def books_for_user(user: Any) -> QuerySet[Book]:
+    """The books `user` may see: their desks' books (every desk's for compliance)."""
+    books = Book.objects.select_related("desk").order_by("code")
+    if _sees_all_desks(user):
+        return books
+    return books.filter(desk__in=desks_for_user(user))
+
+
+@dataclass(frozen=True)
+class GridRow:
+    book: Book
+    market: Market
+    unit_code: str
+    cells: list[tuple[Decimal | None, Decimal | None]]  # (net quantity, MtM) per month column
+    mtm: Decimal
+
+
+@dataclass(frozen=True)
+class PositionsGrid:
+    on: date
+    months: list[date]
+    rows: list[GridRow]
+    # Each book's MtM (realised and unrealised) and what could not be priced, in words.
+    books: list[tuple[Book, Valuation, list[str]]]
+
+
+def positions_grid(user: Any, on: date, *, book: str = "") -> PositionsGrid:
+    """Net positions by book × market (rows) and delivery month (columns), each cell with its
+    unrealised MtM on `on`'s market; a fixed number of queries for any number of rows."""
+    books = books_for_user(user)
+    if book:
+        books = books.filter(code=book)
+    books = list(books)
+    positions = list(
+        Position.objects.filter(book__in=books)
+        .select_related("market", "unit")
+        .order_by("book__code", "market__code", "month")
+    )
+    valuations = books_valuation(books, on)
+    months = sorted({p.month for p in positions})
+    column = {month: i for i, month in enumerate(months)}
+    by_id = {b.pk: b for b in books}
+    rows: dict[tuple[int, int, int], GridRow] = {}
+    for p in positions:
+        key = (p.book_id, p.market_id, p.unit_id)
+        if key not in rows:
+            rows[key] = GridRow(
+                by_id[p.book_id], p.market, p.unit.code, [(None, None)] * len(months), Decimal(0)
+            )
+        mtm = valuations[p.book_id].by_month.get((p.market.code, p.month))
+        rows[key].cells[column[p.month]] = (p.quantity, mtm)
+    grid_rows = [
+        GridRow(
+            r.book,
+            r.market,
+            r.unit_code,
+            r.cells,
+            sum((m for _q, m in r.cells if m is not None), Decimal(0)),
+        )
+        for r in rows.values()
+    ]
+    values = [(b, valuations[b.pk], describe_missing(valuations[b.pk].missing)) for b in books]
+    return PositionsGrid(on, months, grid_rows, values)
+
+
+@dataclass(frozen=True)
+class BookPnlSummary:
+    book: Book
+    close: BookPnl | None  # the latest close on or before the day
+    month_to_date: Decimal
+    year_to_date: Decimal
+    value_now: Valuation | None  # the book's MtM now, for the intraday P&L
+    intraday: Decimal | None  # value now − value at the latest close
+
+
+def pnl_summaries(user: Any, on: date, *, intraday: bool = True) -> list[BookPnlSummary]:
+    """Each visible book's P&L: the close of `on` (or the latest before it), its month- and
+    year-to-date sums, and, when asked, the intraday change since that close."""
+    books = list(books_for_user(user))
+    year_start, month_start = on.replace(month=1, day=1), on.replace(day=1)
+    latest: dict[int, BookPnl] = {}
+    month_to_date: dict[int, Decimal] = defaultdict(Decimal)
+    year_to_date: dict[int, Decimal] = defaultdict(Decimal)
+    # A year of closes is at most ~260 rows a book: summed here rather than in three queries.
+    for row in BookPnl.objects.filter(book__in=books, date__gte=year_start, date__lte=on).order_by(
+        "book_id", "-date"
+    ):
+        latest.setdefault(row.book_id, row)
+        year_to_date[row.book_id] += row.daily
+        if row.date >= month_start:
+            month_to_date[row.book_id] += row.daily
+    values = books_valuation(books, on) if intraday else {}
+    summaries = []
+    for book in books:
+        close = latest.get(book.pk)
+        value = values.get(book.pk)
+        change = None
+        if value is not None and close is not None:
+            change = value.total - (close.realised + close.unrealised)
+        summaries.append(
+            BookPnlSummary(
+                book=book,
+                close=close,
+                month_to_date=month_to_date[book.pk],
+                year_to_date=year_to_date[book.pk],
+                value_now=value,
+                intraday=change,
+            )
+        )
+    return summaries
+
+
+def pnl_history(book: Book, year: int) -> list[BookPnl]:
+    """The book's daily closes of `year`, oldest first: the P&L chart's series."""
+    return list(BookPnl.objects.filter(book=book, date__year=year).order_by("date"))

@@ -1,3 +1,6 @@
+import datetime
+
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -311,3 +314,100 @@ class PositionSerializer(serializers.ModelSerializer):
 
     def get_month(self, position: Position) -> str:
         return position.month.strftime("%Y-%m")
+
+
+# --- Valuation and P&L (apps.trading.pnl_api) ---------------------------------------------------
+
+
+class ValuationDayInputSerializer(serializers.Serializer):
+    date = serializers.DateField(required=False, help_text=_("The pricing date; today by default."))
+
+    def validate_date(self, value: datetime.date) -> datetime.date:
+        if value > timezone.now().date():
+            raise serializers.ValidationError(_("The day cannot be in the future."))
+        return value
+
+
+class MissingSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    what = serializers.CharField()
+    message = serializers.CharField()
+
+
+class TradeValuationSerializer(serializers.Serializer):
+    trade = serializers.CharField()
+    version = serializers.IntegerField()
+    date = serializers.DateField()
+    currency = serializers.CharField()
+    mtm = serializers.DecimalField(max_digits=22, decimal_places=2)
+    realised = serializers.DecimalField(max_digits=22, decimal_places=2)
+    unrealised = serializers.DecimalField(max_digits=22, decimal_places=2)
+    delta = serializers.DecimalField(
+        max_digits=30, decimal_places=6, help_text=_("Options: units of the underlying.")
+    )
+    vega = serializers.DecimalField(
+        max_digits=22, decimal_places=2, help_text=_("Options: per 1.00 of volatility.")
+    )
+    missing = MissingSerializer(many=True)
+
+
+class PnlExplainSerializer(serializers.Serializer):
+    time_roll = serializers.DecimalField(max_digits=22, decimal_places=2)
+    curve_moves = serializers.DecimalField(max_digits=22, decimal_places=2)
+    fx = serializers.DecimalField(max_digits=22, decimal_places=2)
+    new_trades = serializers.DecimalField(max_digits=22, decimal_places=2)
+    amendments = serializers.DecimalField(max_digits=22, decimal_places=2)
+    cancellations = serializers.DecimalField(max_digits=22, decimal_places=2)
+    unexplained = serializers.DecimalField(max_digits=22, decimal_places=2)
+
+
+class BookPnlSerializer(serializers.Serializer):
+    book = serializers.CharField(source="book.code")
+    currency = serializers.CharField(source="book.currency")
+    close_date = serializers.DateField(source="close.date", allow_null=True, default=None)
+    prior_date = serializers.DateField(source="close.prior_date", allow_null=True, default=None)
+    daily = serializers.DecimalField(
+        source="close.daily", max_digits=22, decimal_places=2, allow_null=True, default=None
+    )
+    daily_realised = serializers.DecimalField(
+        source="close.daily_realised",
+        max_digits=22,
+        decimal_places=2,
+        allow_null=True,
+        default=None,
+    )
+    month_to_date = serializers.DecimalField(max_digits=22, decimal_places=2)
+    year_to_date = serializers.DecimalField(max_digits=22, decimal_places=2)
+    realised = serializers.DecimalField(
+        source="close.realised", max_digits=22, decimal_places=2, allow_null=True, default=None
+    )
+    unrealised = serializers.DecimalField(
+        source="close.unrealised", max_digits=22, decimal_places=2, allow_null=True, default=None
+    )
+    explain = PnlExplainSerializer(source="close", allow_null=True, default=None)
+    since_close = serializers.DecimalField(
+        source="intraday", max_digits=22, decimal_places=2, allow_null=True
+    )
+
+
+class HourlyInputSerializer(serializers.Serializer):
+    book = serializers.CharField()
+    market = serializers.CharField()
+    month = serializers.RegexField(
+        r"^\d{4}-(0[1-9]|1[0-2])$", help_text=_("A delivery month, e.g. 2027-03.")
+    )
+
+
+class HourSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(default_timezone=datetime.UTC, help_text=_("UTC"))
+    local_start = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=24, decimal_places=6)
+
+
+class HourlyPositionsSerializer(serializers.Serializer):
+    book = serializers.CharField()
+    market = serializers.CharField()
+    month = serializers.CharField()
+    time_zone = serializers.CharField()
+    unit = serializers.CharField()
+    hours = HourSerializer(many=True)

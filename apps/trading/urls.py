@@ -1,6 +1,6 @@
 from django.urls import path
 
-from apps.trading import api, marketdata_api, trades_api, views
+from apps.trading import api, marketdata_api, pnl_api, pnl_views, trades_api, views
 
 app_name = "trading"
 
@@ -13,6 +13,9 @@ urlpatterns = [
     path("trades/<int:pk>/cancel/", views.trade_cancel, name="trade-cancel"),
     path("trades/<int:pk>/approve/", views.trade_approve, name="trade-approve"),
     path("trades/<int:pk>/reject/", views.trade_reject, name="trade-reject"),
+    path("positions/", pnl_views.positions, name="positions"),
+    path("pnl/", pnl_views.pnl, name="pnl"),
+    path("pnl/close/", pnl_views.pnl_close, name="pnl-close"),
 ]
 
 api_urlpatterns = [
@@ -38,4 +41,12 @@ api_urlpatterns = [
     path("trades/<int:pk>/approve/", trades_api.TradeApproveView.as_view(), name="trade-approve"),
     path("trades/<int:pk>/reject/", trades_api.TradeRejectView.as_view(), name="trade-reject"),
     path("positions/", trades_api.PositionListView.as_view(), name="position-list"),
+    path("positions/hourly/", pnl_api.HourlyPositionsView.as_view(), name="position-hourly"),
+    # Valuation and P&L (apps.trading.pnl_api)
+    path(
+        "trades/<int:pk>/valuation/",
+        pnl_api.TradeValuationView.as_view(),
+        name="trade-valuation",
+    ),
+    path("pnl/", pnl_api.BookPnlView.as_view(), name="pnl"),
 ]

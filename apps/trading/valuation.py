@@ -192,6 +192,23 @@ class MarketState:
     reporting_currency: str
 
 
+class Gap(StrEnum):
+    """Kinds of missing market data; the Django side words them in the reader's language."""
+
+    FORWARD = "forward"
+    SETTLEMENT = "settlement"
+    PRICE_AT_EXPIRY = "price_at_expiry"
+    MARKET = "market"
+    RATE = "rate"
+    FX = "fx"
+    VOLATILITY = "volatility"
+    NON_POSITIVE_FORWARD = "non_positive_forward"
+
+
+# (kind, what: a market code, "market month", a currency pair…)
+Missing = tuple[Gap, str]
+
+
 @dataclass
 class Valuation:
     """Value in the reporting currency, split into realised and unrealised; what could not be
@@ -199,9 +216,13 @@ class Valuation:
 
     realised: Decimal = Decimal(0)
     unrealised: Decimal = Decimal(0)
-    missing: set[str] = field(default_factory=set)
+    missing: set[Missing] = field(default_factory=set)
     # Unrealised value by (market, delivery month): the positions grid's MtM column.
     by_month: dict[tuple[str, date], Decimal] = field(default_factory=lambda: defaultdict(Decimal))
+    # Options' sensitivities, summed: delta in units of the underlying (side × Δ × quantity),
+    # vega in the reporting currency per 1.00 (100 points) of volatility.
+    delta: Decimal = Decimal(0)
+    vega: Decimal = Decimal(0)
 
     @property
     def total(self) -> Decimal:
@@ -213,6 +234,8 @@ class Valuation:
             unrealised=self.unrealised.quantize(CENT),
             missing=set(self.missing),
             by_month={k: v.quantize(CENT) for k, v in self.by_month.items()},
+            delta=self.delta.quantize(Decimal("0.000001")),
+            vega=self.vega.quantize(CENT),
         )
 
 
@@ -227,36 +250,39 @@ class _Pricer:
         self.state = state
         self.result = result
 
-    def _get(self, table: Mapping, key: tuple, label: str) -> Decimal | None:
+    def _get(self, table: Mapping, key: object, gap: Gap, what: str) -> Decimal | None:
         value = table.get(key)
         if value is None:
-            self.result.missing.add(label)
+            self.result.missing.add((gap, what))
         return value
 
     def forward(self, market: str, month: date) -> Decimal | None:
-        return self._get(self.state.forwards, (market, month), f"forward {market} {month:%Y-%m}")
+        return self._get(
+            self.state.forwards, (market, month), Gap.FORWARD, f"{market} {month:%Y-%m}"
+        )
 
     def settlement(self, market: str, month: date) -> Decimal | None:
-        label = f"settlement {market} {month:%Y-%m}"
-        return self._get(self.state.settlements, (market, month), label)
+        what = f"{market} {month:%Y-%m}"
+        return self._get(self.state.settlements, (market, month), Gap.SETTLEMENT, what)
 
     def at_expiry(self, market: str, month: date, expiry: date) -> Decimal | None:
-        label = f"price {market} {month:%Y-%m} on {expiry.isoformat()}"
-        return self._get(self.state.expiries, (market, month, expiry), label)
+        what = f"{market} {month:%Y-%m} {expiry.isoformat()}"
+        return self._get(self.state.expiries, (market, month, expiry), Gap.PRICE_AT_EXPIRY, what)
 
     def spec(self, market: str) -> MarketSpec | None:
-        return self._get(self.state.markets, market, f"market {market}")
+        return self._get(self.state.markets, market, Gap.MARKET, market)
 
     def rate(self, currency: str) -> Decimal | None:
-        return self._get(self.state.rates, currency, f"interest rate {currency}")
+        return self._get(self.state.rates, currency, Gap.RATE, currency)
 
     def fx(self, currency: str) -> Decimal | None:
         if currency == self.state.reporting_currency:
             return Decimal(1)
-        return self._get(self.state.fx, currency, f"FX {currency}/{self.state.reporting_currency}")
+        pair = f"{currency}/{self.state.reporting_currency}"
+        return self._get(self.state.fx, currency, Gap.FX, pair)
 
     def volatility(self, market: str) -> Decimal | None:
-        return self._get(self.state.volatilities, market, f"volatility {market}")
+        return self._get(self.state.volatilities, market, Gap.VOLATILITY, market)
 
 
 def value_portfolio(portfolio: Portfolio, state: MarketState) -> Valuation:
@@ -320,20 +346,22 @@ def _value_option(option: OptionTerms, pricer: _Pricer, result: Valuation) -> No
     if forward is None or volatility is None or rate is None:
         return
     try:
-        premium_now = black76(
+        now = black76(
             option_type=option.option_type,
             forward=forward,
             strike=option.strike,
             volatility=volatility,
             years=_years(today, option.expiry),
             rate=rate,
-        ).price
+        )
     except PricingError:
         # A non-positive forward (power can price below zero) has no Black-76 value.
-        result.missing.add(f"option on {option.market}: non-positive forward {forward}")
+        result.missing.add((Gap.NON_POSITIVE_FORWARD, f"{option.market} {forward}"))
         return
-    value = (premium_now - option.premium) * option.quantity * spec.scale * fx
+    value = (now.price - option.premium) * option.quantity * spec.scale * fx
     result.unrealised += value
+    result.delta += now.delta * option.quantity
+    result.vega += now.vega * option.quantity * spec.scale * fx
     result.by_month[(option.market, option.months[0])] += value
 
 
@@ -358,14 +386,14 @@ class Explain:
     start: Valuation
     end: Valuation
     steps: dict[Step, Decimal]
-    missing: frozenset[str]
+    missing: frozenset[Missing]
 
     @property
     def total(self) -> Decimal:
         return self.end.total - self.start.total
 
 
-def _value(deals: Iterable[DealTerms], state: MarketState, missing: set[str]) -> Decimal:
+def _value(deals: Iterable[DealTerms], state: MarketState, missing: set[Missing]) -> Decimal:
     valuation = value_portfolio(Portfolio.of(deals), state)
     missing |= valuation.missing
     return valuation.total
@@ -396,7 +424,7 @@ def explain(
     - unexplained: the rest, which is the joint effect of curves and FX moving together, plus
       rounding. It is shown, never folded into another line.
     """
-    missing: set[str] = set()
+    missing: set[Missing] = set()
     old_deals = list(before.values())
     start = value_portfolio(Portfolio.of(old_deals), market_before)
     missing |= start.missing

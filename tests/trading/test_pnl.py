@@ -152,7 +152,7 @@ def test_missing_curve_is_reported_not_valued_at_zero(trader):
     book(trader, datetime(2026, 11, 24, 10, tzinfo=UTC), period="2027-02")
     [row] = pnl_close(on=WEDNESDAY, book_ids=[Book.objects.get(code="PEU-FLOW").pk])
     assert row.unrealised == 0
-    assert row.missing == ["forward eex-de-power 2027-02"]
+    assert row.missing == [["forward", "eex-de-power 2027-02"]]
 
 
 @pytest.mark.usefixtures("market_days")

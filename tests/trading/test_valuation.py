@@ -13,6 +13,7 @@ import pytest
 from apps.trading.pricing import OptionType, black76
 from apps.trading.valuation import (
     DealTerms,
+    Gap,
     MarketSpec,
     MarketState,
     Portfolio,
@@ -151,20 +152,27 @@ def test_option_is_black76_value_less_premium():
         volatilities={"ttf": Decimal("0.5")},
         rates={"EUR": Decimal("0.02")},
     )
-    premium_now = black76(
+    greeks = black76(
         option_type=OptionType.CALL,
         forward=Decimal(32),
         strike=Decimal(30),
         volatility=Decimal("0.5"),
         years=Decimal(33) / Decimal(365),
         rate=Decimal("0.02"),
-    ).price
+    )
+    premium_now = greeks.price
     # Black-76 by hand: σ√T = 0.5 × √(33/365) = 0.150342; d1 = (ln(32/30) + 0.011301) / 0.150342
     # = 0.504449; d2 = 0.354107; N(d1) = 0.693027, N(d2) = 0.638371; DF = exp(−0.02 × 33/365)
     # = 0.998193; call = 0.998193 × (32 × 0.693027 − 30 × 0.638371) = 3.0203 per MWh.
     assert premium_now.quantize(Decimal("0.0001")) == Decimal("3.0203")
     expected = ((premium_now - 2) * 1000).quantize(Decimal("0.01"))
-    assert value([deal], market).unrealised == expected
+    result = value([deal], market)
+    assert result.unrealised == expected
+    # Delta: DF × N(d1) = 0.998193 × 0.693027 = 0.691775 per MWh, × 1,000 MWh.
+    assert result.delta.quantize(Decimal("0.1")) == Decimal("691.8")
+    assert result.delta == (greeks.delta * 1000).quantize(Decimal("0.000001"))
+    # Vega: DF × F × n(d1) × √T = 0.998193 × 32 × 0.351280 × 0.300684 = 3.3739 per MWh per 1.00.
+    assert result.vega == (greeks.vega * 1000).quantize(Decimal("0.01"))
     # A seller has exactly the opposite value.
     sold = replace(deal, side=-1)
     assert value([sold], market).unrealised == -expected
@@ -196,14 +204,14 @@ def test_missing_market_data_is_named_and_left_out_never_zero():
     market = state(forwards={("eex-de-power", JAN): Decimal(81)})
     result = value([priced, unpriced], market)
     assert result.unrealised == Decimal("100.00")
-    assert result.missing == {"forward eex-de-power 2027-02"}
+    assert result.missing == {(Gap.FORWARD, "eex-de-power 2027-02")}
 
 
 def test_missing_fx_rate_leaves_the_trade_out():
     deal = forward(1, "henry-hub", "3", [(JAN, "100")])
     result = value([deal], state(forwards={("henry-hub", JAN): Decimal(4)}, fx={}))
     assert result.total == 0
-    assert result.missing == {"FX USD/EUR"}
+    assert result.missing == {(Gap.FX, "USD/EUR")}
 
 
 def test_portfolio_value_is_the_sum_of_its_trades():
