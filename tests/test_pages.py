@@ -175,10 +175,17 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
     "admin:trading_position_delete":      ({"object_id": 0},
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    # Daily P&L closes are written by the close only.
+    "admin:trading_bookpnl_add":          (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:trading_bookpnl_delete":       ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
     # Market data is append-only: its add pages are the CSV uploads; nothing is deleted.
     "admin:trading_curvesnapshot_delete": ({"object_id": 0},
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
     "admin:trading_fxrate_delete":        ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:trading_interestrate_delete":  ({"object_id": 0},
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
 }
 

@@ -20,7 +20,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext_lazy
 
 from apps.trading import marketdata
-from apps.trading.models import CurvePoint, CurveSnapshot, FxRate, Market
+from apps.trading.models import CurvePoint, CurveSnapshot, FxRate, InterestRate, Market
 
 # A screenful: the rest of a badly broken file is summarised in one line.
 MAX_ERRORS_SHOWN = 50
@@ -208,3 +208,14 @@ class FxRateAdmin(AppendOnlyAdmin):
                 return HttpResponseRedirect(reverse("admin:trading_fxrate_changelist"))
             _report_errors(form, result.errors)
         return self._render_upload(request, form)
+
+
+@admin.register(InterestRate)
+class InterestRateAdmin(AppendOnlyAdmin):
+    """Discount rates are entered one fixing at a time (the standard add form); like FX rates,
+    a fixing once entered is never changed."""
+
+    list_display = ["currency", "date", "rate", "source"]
+    list_filter = ["currency"]
+    date_hierarchy = "date"
+    search_fields = ["currency"]

@@ -7,6 +7,7 @@ from django.contrib import admin
 from django.http import HttpRequest
 
 from apps.trading.models import (
+    BookPnl,
     DeskTradingPolicy,
     MarketVolatility,
     Position,
@@ -101,3 +102,23 @@ class DeskTradingPolicyAdmin(admin.ModelAdmin):
 class MarketVolatilityAdmin(admin.ModelAdmin):
     list_display = ["market", "volatility"]
     list_select_related = ["market"]
+
+
+@admin.register(BookPnl)
+class BookPnlAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    """Daily closes, for reading: they are written only by the P&L close (apps.trading.pnl)."""
+
+    list_display = [
+        "book",
+        "date",
+        "daily",
+        "daily_realised",
+        "realised",
+        "unrealised",
+        "unexplained",
+        "currency",
+        "computed_at",
+    ]
+    list_filter = ["book__desk", "book"]
+    list_select_related = ["book"]
+    date_hierarchy = "date"
