@@ -52,6 +52,7 @@ messages: $(VENV)/.installed
 bench: setup
 	$(BIN)/python bench/audit_append.py
 	$(BIN)/python bench/booking.py
+	$(BIN)/python bench/pnl.py
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3

@@ -16,24 +16,10 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from scratch import is_postgres, scratch_database
+
 TARGET_RATIO = 0.5
-
-
-def _scratch_url(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _admin_sql(url: str, statement: str) -> None:
-    """Run CREATE/DROP DATABASE on the server's maintenance database (outside a transaction)."""
-    import psycopg
-
-    with psycopg.connect(_scratch_url(url, "postgres"), autocommit=True) as conn:
-        conn.execute(statement)
 
 
 def _rate(count: int, writers: int, work: Callable[[int], None]) -> float:
@@ -75,7 +61,7 @@ def main() -> int:
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
-    if urlsplit(url).scheme not in {"postgres", "postgresql", "pgsql"}:
+    if not is_postgres(url):
         print(
             "bench/audit_append.py needs PostgreSQL: set DATABASE_URL=postgres://... "
             "(SQLite serialises all writers on one file lock; its figures would say nothing "
@@ -83,27 +69,11 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-
-    scratch = f"qz_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    _admin_sql(url, f'CREATE DATABASE "{scratch}"')
-    try:
-        os.environ["DATABASE_URL"] = _scratch_url(url, scratch)
-        os.environ["DEBUG"] = "0"  # no query log kept in memory while measuring
-        os.environ.setdefault("SECRET_KEY", "bench-scratch-database-only")
-        os.environ["DJANGO_SETTINGS_MODULE"] = "qenergyz.settings"
-        sys.path.insert(0, str(BASE_DIR))
+    with scratch_database(url):
         return _measure(args.count)
-    finally:
-        from django.db import connections
-
-        connections.close_all()
-        _admin_sql(url, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
 
 
 def _measure(count: int) -> int:
-    import django
-
-    django.setup()
     from django.core.management import call_command
     from django.db import connection, models, transaction
     from django.utils import timezone
