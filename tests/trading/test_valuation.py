@@ -9,6 +9,8 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from apps.trading.pricing import OptionType, black76
 from apps.trading.valuation import (
@@ -333,3 +335,75 @@ def test_linear_deal_types_value_alike_at_a_zero_rate(deal_type):
     assert value([deal], state(forwards={("ttf", JAN): Decimal(31)})).unrealised == Decimal(
         "1000.00"
     )
+
+
+# --- The explain's unexplained line holds only what no step explains ---------------------------
+
+deal_strategy = st.builds(
+    lambda side, market, price, month, quantity, deal_type: forward(
+        side, market, str(price), [(month, str(quantity))], deal_type=deal_type
+    ),
+    st.sampled_from([1, -1]),
+    st.sampled_from(["eex-de-power", "henry-hub"]),
+    st.integers(min_value=1, max_value=120),
+    st.sampled_from([JAN, FEB]),
+    st.integers(min_value=1, max_value=10_000),
+    st.sampled_from(["physical_fixed", "swap", "future"]),
+)
+price_strategy = st.integers(min_value=1, max_value=120).map(Decimal)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    before=st.lists(deal_strategy, max_size=6),
+    new=st.lists(deal_strategy, max_size=3),
+    gone=st.integers(min_value=0, max_value=3),
+    prices=st.tuples(price_strategy, price_strategy, price_strategy, price_strategy),
+    fx=st.tuples(st.sampled_from(["0.9", "0.95"]), st.sampled_from(["0.9", "0.92", "0.95"])),
+)
+def test_explain_unexplained_is_the_joint_fx_and_curve_move(before, new, gone, prices, fx):
+    """With curves and FX both moving, the unexplained line is exactly the cross term
+    Σ side × ΔF × Q × Δfx of the USD trades kept from yesterday (rounding aside); with FX still,
+    it is rounding only."""
+    old_power, old_gas, new_power, new_gas = prices
+    fx_before, fx_after = map(Decimal, fx)
+    months = (JAN, FEB)
+    market_before = state(
+        valuation_date=date(2026, 11, 24),
+        forwards={
+            (m, month): p
+            for m, p in (("eex-de-power", old_power), ("henry-hub", old_gas))
+            for month in months
+        },
+        fx={"USD": fx_before, "GBP": Decimal(1)},
+    )
+    market_after = state(
+        forwards={
+            (m, month): p
+            for m, p in (("eex-de-power", new_power), ("henry-hub", new_gas))
+            for month in months
+        },
+        fx={"USD": fx_after, "GBP": Decimal(1)},
+    )
+    yesterday = dict(enumerate(before))
+    today = {i: d for i, d in yesterday.items() if i >= gone}
+    today.update({100 + i: d for i, d in enumerate(new)})
+    result = explain(
+        before=yesterday,
+        after=today,
+        amended=[],
+        market_before=market_before,
+        market_after=market_after,
+    )
+    cross = sum(
+        (
+            d.side * q * (new_gas - old_gas) * (fx_after - fx_before)
+            for d in yesterday.values()
+            if d.market == "henry-hub"
+            for _m, q in d.legs
+        ),
+        Decimal(0),
+    )
+    # Each of the 7 lines and the two totals is rounded to the cent.
+    assert abs(result.steps[Step.UNEXPLAINED] - cross) <= Decimal("0.05")
+    assert sum(result.steps.values()) == result.total
