@@ -416,6 +416,15 @@ class PortfolioBuilder:
         if kind not in ("call", "put"):
             raise RiskInputError(f"option on {factor!r}: option_type must be 'call' or 'put'")
         what = f"option on {factor!r}"
+        for name, value, positive in (
+            ("forward", forward, True),
+            ("strike", strike, True),
+            ("volatility", volatility, False),
+        ):
+            number = _number(value, f"{what}: {name}")
+            if number < 0 or (positive and number == 0):
+                limit = "positive" if positive else "non-negative"
+                raise RiskInputError(f"{what}: {name} must be {limit}, got {value!r}")
         self._options.append(
             (
                 self._factor(factor),

@@ -31,10 +31,7 @@ def black76_price(
     is_call: np.ndarray | bool,
 ) -> np.ndarray:
     """Black-76 value per unit of underlying, for arrays that broadcast together."""
-    f, k, sigma, t, r = np.broadcast_arrays(
-        *(np.asarray(x, dtype=np.float64) for x in (forward, strike, volatility, years, rate))
-    )
-    sign = np.where(np.broadcast_to(is_call, f.shape), 1.0, -1.0)
+    f, k, sigma, t, r, sign = _flat_arrays(forward, strike, volatility, years, rate, is_call)
     f = np.maximum(f, 0.0)
     live = (t > 0) & (sigma > 0)
     df = np.exp(-r * np.where(t > 0, t, 0.0))
@@ -46,7 +43,7 @@ def black76_price(
             d1 = (np.log(fl / kl) + 0.5 * sd * sd) / sd
         d2 = d1 - sd
         value[live] = df[live] * sl * (fl * ndtr(sl * d1) - kl * ndtr(sl * d2))
-    return value
+    return value.reshape(_shape(forward, strike, volatility, years, rate, is_call))
 
 
 def black76_delta(
@@ -59,10 +56,7 @@ def black76_delta(
 ) -> np.ndarray:
     """∂V/∂F per unit: DF·N(d1) for a call, DF·(N(d1) − 1) for a put; at expiry or with zero
     volatility DF·(±1) in the money and 0 otherwise (as `apps.trading.pricing.black76`)."""
-    f, k, sigma, t, r = np.broadcast_arrays(
-        *(np.asarray(x, dtype=np.float64) for x in (forward, strike, volatility, years, rate))
-    )
-    sign = np.where(np.broadcast_to(is_call, f.shape), 1.0, -1.0)
+    f, k, sigma, t, r, sign = _flat_arrays(forward, strike, volatility, years, rate, is_call)
     live = (t > 0) & (sigma > 0)
     df = np.exp(-r * np.where(t > 0, t, 0.0))
     delta = np.where(sign * (f - k) > 0, df * sign, 0.0)
@@ -70,7 +64,23 @@ def black76_delta(
         sd = sigma[live] * np.sqrt(t[live])
         d1 = (np.log(f[live] / k[live]) + 0.5 * sd * sd) / sd
         delta[live] = df[live] * (ndtr(d1) - (sign[live] < 0))
-    return delta
+    return delta.reshape(_shape(forward, strike, volatility, years, rate, is_call))
+
+
+def _shape(*values: object) -> tuple[int, ...]:
+    return np.broadcast_shapes(*(np.shape(value) for value in values))
+
+
+def _flat_arrays(*values: object) -> list[np.ndarray]:
+    """The inputs broadcast together and flattened to float64 vectors; is_call (the last)
+    becomes the sign +1 for a call, −1 for a put."""
+    shape = _shape(*values)
+    *numbers, is_call = values
+    flat = [np.broadcast_to(np.asarray(x, dtype=np.float64), shape).ravel() for x in numbers]
+    flat.append(
+        np.where(np.broadcast_to(np.asarray(is_call, dtype=bool), shape).ravel(), 1.0, -1.0)
+    )
+    return flat
 
 
 class OptionRevaluer:
