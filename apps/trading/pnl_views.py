@@ -43,8 +43,8 @@ EXPLAIN_LINES = [
 class DayForm(forms.Form):
     """The day (default today, UTC) and, optionally, one of the user's books."""
 
-    date = forms.DateField(label=pgettext_lazy("market data", "pricing date"), required=False)
-    book = forms.ChoiceField(label=pgettext_lazy("trading book", "book"), required=False)
+    date = forms.DateField(label=gettext_lazy("Day"), required=False)
+    book = forms.ChoiceField(label=pgettext_lazy("trading book", "Book"), required=False)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

@@ -321,7 +321,9 @@ class Command(BaseCommand):
         with transaction.atomic():
             snapshots, points = self._curves(markets, series, first, last)
             rates = self._fx(first, last)
-            discount_rates = self._rates(first, last)
+            # Rates run to today, not to the end of the EIA data: a valuation today needs one
+            # (at most RATE_LOOKBACK old), and these rates are synthetic anyway.
+            discount_rates = self._rates(first, max(last, timezone.now().date()))
             if snapshots or rates or discount_rates:
                 audit_append(
                     actor=None,
