@@ -37,6 +37,7 @@ from apps.trading.valuation import (
     DealTerms,
     Explain,
     Gap,
+    Holdings,
     MarketNeeds,
     MarketSpec,
     MarketState,
@@ -129,22 +130,33 @@ def _terms(row: Mapping) -> DealTerms:
 def booked_as_of(book_ids: Iterable[int], moment: datetime) -> dict[int, BookedTrade]:
     """The trades booked in `book_ids` at `moment`, each with the version current then (one
     query). A trade amended since counts with its old terms; one cancelled since still counts."""
+    return booked_at(book_ids, [moment])[0]
+
+
+def booked_at(book_ids: Iterable[int], moments: Sequence[datetime]) -> list[dict[int, BookedTrade]]:
+    """`booked_as_of` for several moments in one query: the books' trades at each of them.
+
+    A version current at two moments is read, and turned into terms, once.
+    """
     rows = (
-        TradeVersion.objects.filter(trade__book_id__in=list(book_ids), created_at__lt=moment)
+        TradeVersion.objects.filter(trade__book_id__in=list(book_ids), created_at__lt=max(moments))
         .order_by("trade_id", "-version")
-        .values(*_VERSION_FIELDS)
+        .values("created_at", *_VERSION_FIELDS)
     )
-    booked: dict[int, BookedTrade] = {}
-    seen: set[int] = set()
+    booked: list[dict[int, BookedTrade]] = [{} for _ in moments]
+    found: list[int | None] = [None] * len(moments)  # the trade each moment has its version of
     for row in rows.iterator(chunk_size=2000):
         trade_id = row["trade_id"]
-        if trade_id in seen:
-            continue  # an older version of a trade already taken
-        seen.add(trade_id)
-        if row["status"] == TradeStatus.BOOKED:
-            booked[trade_id] = BookedTrade(
-                trade_id, row["trade__book_id"], row["version"], _terms(row)
-            )
+        made: BookedTrade | None = None
+        for n, moment in enumerate(moments):
+            # Newest version first: the first one written before the moment is the current one.
+            if found[n] == trade_id or row["created_at"] >= moment:
+                continue
+            found[n] = trade_id
+            if row["status"] == TradeStatus.BOOKED:
+                if made is None:
+                    made = BookedTrade(trade_id, row["trade__book_id"], row["version"], _terms(row))
+                booked[n][trade_id] = made
     return booked
 
 
@@ -204,14 +216,6 @@ def market_state(
         fx=fx,
         reporting_currency=reporting_currency,
     )
-
-
-def _needs(trades: Iterable[BookedTrade], *days: date) -> MarketNeeds:
-    portfolio = Portfolio.of(t.terms for t in trades)
-    needs = MarketNeeds()
-    for day in days:
-        needs.update(portfolio.needs(day))
-    return needs
 
 
 def books_valuation(
@@ -277,8 +281,11 @@ def book_explain(
     currency: str,
 ) -> Explain:
     """The explain of one book from the end of `prior_date` to the end of `on`."""
-    needs = _needs(before.values(), prior_date, on)
-    needs.update(_needs(after.values(), on))
+    old = Holdings({i: t.terms for i, t in before.items()})
+    new = Holdings({i: t.terms for i, t in after.items()})
+    needs = old.portfolio.needs(prior_date)
+    needs.update(old.portfolio.needs(on))
+    needs.update(new.portfolio.needs(on))
     market_before = market_state(
         needs,
         valuation_date=prior_date,
@@ -296,8 +303,8 @@ def book_explain(
         expiries=market_before.expiries,
     )
     return explain(
-        before={i: t.terms for i, t in before.items()},
-        after={i: t.terms for i, t in after.items()},
+        before=old,
+        after=new,
         amended=[i for i in after if i in before and after[i].version != before[i].version],
         market_before=market_before,
         market_after=market_after,
@@ -314,8 +321,7 @@ def pnl_close(*, on: date, book_ids: Iterable[int] | None = None) -> list[BookPn
     books = list(books)
     prior_date = previous_business_day(on)
     ids = [b.pk for b in books]
-    before = _by_book(booked_as_of(ids, end_of_day(prior_date)))
-    after = _by_book(booked_as_of(ids, end_of_day(on)))
+    before, after = map(_by_book, booked_at(ids, [end_of_day(prior_date), end_of_day(on)]))
     now = timezone.now()
     rows = []
     for book in books:

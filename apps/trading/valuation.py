@@ -30,6 +30,8 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
+from typing import NamedTuple
 
 from apps.trading.pricing import OptionType, PricingError, black76, discount_factor
 
@@ -48,8 +50,7 @@ def next_month(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-@dataclass(frozen=True, order=True)
-class ExposureKey:
+class ExposureKey(NamedTuple):
     """Where a linear exposure sits: market, delivery month (its first day) and kind."""
 
     market: str
@@ -57,16 +58,12 @@ class ExposureKey:
     kind: Kind
 
 
-@dataclass
+@dataclass(slots=True)
 class Exposure:
     """Net signed quantity (buy +) and the net fixed amount paid for it (Σ side × K × Q)."""
 
     quantity: Decimal = Decimal(0)
     cost: Decimal = Decimal(0)
-
-    def add(self, quantity: Decimal, cost: Decimal) -> None:
-        self.quantity += quantity
-        self.cost += cost
 
 
 @dataclass(frozen=True)
@@ -119,18 +116,23 @@ class Portfolio:
             )
             return
         kind = Kind.MARGINED if terms.deal_type == "future" else Kind.DISCOUNTED
+        exposures = self.exposures
+        index = terms.index_market if terms.deal_type == "physical_index" else None
         for month, quantity in terms.legs:
             signed = terms.side * quantity
-            self._exposure(terms.market, month, kind).add(signed, signed * terms.price)
-            if terms.deal_type == "physical_index" and terms.index_market:
+            key = ExposureKey(terms.market, month, kind)
+            exposure = exposures.get(key)
+            if exposure is None:
+                exposure = exposures[key] = Exposure()
+            exposure.quantity += signed
+            exposure.cost += signed * terms.price
+            if index:
                 # Paying the index: short the index month at no fixed cost.
-                self._exposure(terms.index_market, month, kind).add(-signed, Decimal(0))
-
-    def _exposure(self, market: str, month: date, kind: Kind) -> Exposure:
-        key = ExposureKey(market, month, kind)
-        if key not in self.exposures:
-            self.exposures[key] = Exposure()
-        return self.exposures[key]
+                key = ExposureKey(index, month, kind)
+                exposure = exposures.get(key)
+                if exposure is None:
+                    exposure = exposures[key] = Exposure()
+                exposure.quantity -= signed
 
     @classmethod
     def of(cls, deals: Iterable[DealTerms]) -> "Portfolio":
@@ -154,6 +156,18 @@ class Portfolio:
                 needs.forwards.update((option.market, m) for m in option.months)
             needs.volatilities.add(option.market)
         return needs
+
+
+class Holdings:
+    """A book's trades at the end of a day, by trade id, and their portfolio (built once, then
+    valued under as many market states as the explain needs)."""
+
+    def __init__(self, deals: Mapping[int, DealTerms]) -> None:
+        self.deals = deals
+
+    @cached_property
+    def portfolio(self) -> Portfolio:
+        return Portfolio.of(self.deals.values())
 
 
 @dataclass
@@ -393,27 +407,31 @@ class Explain:
         return self.end.total - self.start.total
 
 
-def _value(deals: Iterable[DealTerms], state: MarketState, missing: set[Missing]) -> Decimal:
-    valuation = value_portfolio(Portfolio.of(deals), state)
+def _value_of(portfolio: Portfolio, state: MarketState, missing: set[Missing]) -> Decimal:
+    valuation = value_portfolio(portfolio, state)
     missing |= valuation.missing
     return valuation.total
 
 
+def _value(deals: Iterable[DealTerms], state: MarketState, missing: set[Missing]) -> Decimal:
+    return _value_of(Portfolio.of(deals), state, missing)
+
+
 def explain(
     *,
-    before: Mapping[int, DealTerms],
-    after: Mapping[int, DealTerms],
+    before: Holdings,
+    after: Holdings,
     amended: Iterable[int],
     market_before: MarketState,
     market_after: MarketState,
 ) -> Explain:
     """The P&L explain of one book between two valuation dates.
 
-    `before` and `after` are the trades (by id) counted in the book at the end of each day;
+    `before` and `after` are the trades counted in the book at the end of each day;
     `amended` names the trades of both whose terms changed. Both market states carry the
     settlement prices of every month that began delivering by `market_after`'s date (they do
-    not depend on the day the market is read). The steps, each revaluing
-    yesterday's portfolio with one thing changed:
+    not depend on the day the market is read). The steps, each revaluing yesterday's portfolio
+    with one thing changed:
 
     - time roll: yesterday's curves and FX, today's valuation date (discounting, option
       time value, months that began delivering settle);
@@ -425,26 +443,25 @@ def explain(
       rounding. It is shown, never folded into another line.
     """
     missing: set[Missing] = set()
-    old_deals = list(before.values())
-    start = value_portfolio(Portfolio.of(old_deals), market_before)
+    old = before.portfolio
+    start = value_portfolio(old, market_before)
     missing |= start.missing
     rolled_state = replace(market_before, valuation_date=market_after.valuation_date)
-    curves_state = replace(market_after, fx=market_before.fx)
-    fx_state = replace(rolled_state, fx=market_after.fx)
-    rolled = _value(old_deals, rolled_state, missing)
-    curves = _value(old_deals, curves_state, missing)
-    fx_moved = _value(old_deals, fx_state, missing)
+    rolled = _value_of(old, rolled_state, missing)
+    curves = _value_of(old, replace(market_after, fx=market_before.fx), missing)
+    fx_moved = _value_of(old, replace(rolled_state, fx=market_after.fx), missing)
 
+    old_deals, new_deals = before.deals, after.deals
     amended = set(amended)
-    new_ids = [i for i in after if i not in before]
-    gone_ids = [i for i in before if i not in after]
-    changed = [i for i in amended if i in before and i in after]
-    new = _value((after[i] for i in new_ids), market_after, missing)
-    cancelled = -_value((before[i] for i in gone_ids), market_after, missing)
-    amendments = _value((after[i] for i in changed), market_after, missing) - _value(
-        (before[i] for i in changed), market_after, missing
+    new_ids = [i for i in new_deals if i not in old_deals]
+    gone_ids = [i for i in old_deals if i not in new_deals]
+    changed = [i for i in amended if i in old_deals and i in new_deals]
+    new = _value((new_deals[i] for i in new_ids), market_after, missing)
+    cancelled = -_value((old_deals[i] for i in gone_ids), market_after, missing)
+    amendments = _value((new_deals[i] for i in changed), market_after, missing) - _value(
+        (old_deals[i] for i in changed), market_after, missing
     )
-    end = value_portfolio(Portfolio.of(after.values()), market_after)
+    end = value_portfolio(after.portfolio, market_after)
     missing |= end.missing
 
     steps = {

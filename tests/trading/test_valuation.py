@@ -16,6 +16,7 @@ from apps.trading.pricing import OptionType, black76
 from apps.trading.valuation import (
     DealTerms,
     Gap,
+    Holdings,
     MarketSpec,
     MarketState,
     Portfolio,
@@ -261,8 +262,8 @@ def test_explain_splits_a_day_into_its_causes():
     d_new = forward(1, "eex-de-power", "86", [(JAN, "300")])
     before, after = two_days()
     result = explain(
-        before={1: a, 3: c, 4: d_old},
-        after={1: a, 2: b, 4: d_new},
+        before=Holdings({1: a, 3: c, 4: d_old}),
+        after=Holdings({1: a, 2: b, 4: d_new}),
         amended=[4],
         market_before=before,
         market_after=after,
@@ -297,7 +298,11 @@ def test_explain_shows_the_joint_curve_and_fx_move_as_unexplained():
         forwards={("henry-hub", JAN): Decimal("3.20")}, fx={"USD": Decimal("0.95")}
     )
     result = explain(
-        before={1: deal}, after={1: deal}, amended=[], market_before=before, market_after=after
+        before=Holdings({1: deal}),
+        after=Holdings({1: deal}),
+        amended=[],
+        market_before=before,
+        market_after=after,
     )
     assert result.steps[Step.CURVE_MOVES] == Decimal("18000.00")
     assert result.steps[Step.FX] == Decimal("0.00")
@@ -320,7 +325,11 @@ def test_explain_time_roll_is_discounting_and_settlement():
     )
     after = replace(before, valuation_date=TODAY)
     result = explain(
-        before={1: deal}, after={1: deal}, amended=[], market_before=before, market_after=after
+        before=Holdings({1: deal}),
+        after=Holdings({1: deal}),
+        amended=[],
+        market_before=before,
+        market_after=after,
     )
     assert result.start.total == Decimal("4984.41")
     assert result.end.total == Decimal("4984.82")
@@ -389,8 +398,8 @@ def test_explain_unexplained_is_the_joint_fx_and_curve_move(before, new, gone, p
     today = {i: d for i, d in yesterday.items() if i >= gone}
     today.update({100 + i: d for i, d in enumerate(new)})
     result = explain(
-        before=yesterday,
-        after=today,
+        before=Holdings(yesterday),
+        after=Holdings(today),
         amended=[],
         market_before=market_before,
         market_after=market_after,
