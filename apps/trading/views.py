@@ -17,6 +17,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 from django.views.decorators.http import require_GET, require_http_methods
@@ -26,6 +27,7 @@ from apps.accounts.permissions import desks_for_user, has_role, role_required
 from apps.trading import selectors, services
 from apps.trading.forms import BlotterFilterForm, TradeActionForm, TradeAmendForm, TradeForm
 from apps.trading.models import FINAL_STATUSES, Trade, TradeStatus, TradeVersion
+from apps.trading.pnl import describe_missing, trade_valuation
 from apps.trading.serializers import rule_results
 
 BLOTTER_ROLES = (Role.TRADER, Role.RISK_MANAGER)
@@ -245,6 +247,10 @@ def _trade_page(
     }
     if failed is not None:
         action_forms[failed.action] = failed
+    # Valued on today's market in the book's currency; a cancelled or rejected trade has none.
+    valuation = None
+    if current.status == TradeStatus.BOOKED:
+        valuation = trade_valuation(current, timezone.now().date(), trade.book.currency)
     return render(
         request,
         "trading/trade_detail.html",
@@ -256,6 +262,8 @@ def _trade_page(
             "audit_entries": selectors.trade_audit_entries(trade),
             "offered": offered,
             "action_forms": action_forms,
+            "valuation": valuation,
+            "valuation_missing": describe_missing(valuation.missing) if valuation else [],
         },
         status=status,
     )

@@ -4,6 +4,7 @@ import json
 import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from unittest import mock
 
 import pytest
 from django.template.loader import render_to_string
@@ -254,3 +255,15 @@ def test_hourly_positions_bad_input(client, trader, other_desk_trader, seeded):
     assert "month" in month.json()
     foreign = c.get(url, {"book": "GUS-FLOW", "market": "eex-de-power", "month": "2027-03"})
     assert foreign.status_code == 404
+
+
+def test_trade_page_shows_its_mtm_today(client, trader, position):
+    noon = datetime(2026, 11, 25, 12, tzinfo=UTC)
+    with mock.patch("django.utils.timezone.now", return_value=noon):
+        response = _client(client, trader).get(
+            reverse("trading:trade-detail", kwargs={"pk": position.pk})
+        )
+    html = response.content.decode()
+    assert "Valuation today" in html
+    # (87 − 80) × 7,440 MWh on the curve of 2026-11-25.
+    assert "52,080.00 EUR" in html
