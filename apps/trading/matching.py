@@ -870,5 +870,5 @@ def _ladder(book: _Book, side: _BookSide, count: int) -> tuple[DepthLevel, ...]:
             quantity=book.lot_size * side.levels[key].lots,
             orders=len(side.levels[key].orders),
         )
-        for key in keys[: -count - 1 : -1]
+        for key in keys[: -max(count, 0) - 1 : -1]
     )

@@ -687,6 +687,8 @@ def test_depth_aggregates_each_level_best_first_and_stops_at_the_asked_count():
     )
     assert engine.top_of_book(POWER) == TopOfBook(D("49.95"), D(7), D("50.05"), D(6))
     assert engine.top_of_book(GAS) == TopOfBook(None, None, None, None)
+    assert len(engine.depth(POWER).bids) == 3  # ten levels by default, three exist
+    assert engine.depth(POWER, levels=0) == engine.depth(POWER, levels=-1) == Depth((), ())
 
 
 def test_reads_of_an_unknown_contract_raise():
