@@ -236,7 +236,9 @@ class Portfolio:
     linear_exposure: np.ndarray
     options: OptionPositions
     labels: Mapping[str, tuple[str, ...]]
-    _layouts: dict[tuple[str, ...], "GroupLayout"] = field(default_factory=dict, repr=False)
+    _layouts: dict[tuple[str, ...], "GroupLayout"] = field(
+        default_factory=dict, init=False, repr=False
+    )
 
     def __post_init__(self) -> None:
         names = tuple(str(name) for name in self.factor_names)
@@ -314,11 +316,11 @@ class GroupLayout:
         columns: list[tuple[str, str]] = [("", "total")]
         rows = [np.zeros(portfolio.size, dtype=np.int64)]
         for label in labels:
-            names, codes = np.unique(
-                np.array(portfolio.labels[label], dtype=object), return_inverse=True
-            )
-            rows.append(codes.astype(np.int64) + len(columns))
-            columns.extend((label, str(name)) for name in names)
+            values = portfolio.labels[label]
+            names = sorted(set(values))
+            index = {name: len(columns) + i for i, name in enumerate(names)}
+            rows.append(np.fromiter((index[v] for v in values), np.int64, count=len(values)))
+            columns.extend((label, name) for name in names)
         table = np.vstack(rows)
         return cls(labels, tuple(columns), table[:, :n_linear], table[:, n_linear:])
 
@@ -326,10 +328,10 @@ class GroupLayout:
     def width(self) -> int:
         return len(self.columns)
 
-    def linear_matrix(self, portfolio: Portfolio, exposure: np.ndarray | None = None) -> np.ndarray:
+    def linear_matrix(self, portfolio: Portfolio) -> np.ndarray:
         """Exposures summed per factor and column (factors × columns): a scenario's linear
-        P&L per column is then `moves @ matrix`. `exposure` overrides the portfolio's."""
-        values = portfolio.linear_exposure if exposure is None else exposure
+        P&L per column is then `moves @ matrix`."""
+        values = portfolio.linear_exposure
         factors = len(portfolio.factor_names)
         index = portfolio.linear_factor[None, :] * self.width + self.linear_columns
         weights = np.broadcast_to(values, index.shape)

@@ -9,7 +9,9 @@ and the same covariance (unit variance per normal), so its tails are fatter and 
 Linear P&L per column (total, books, markets, tenors) is z @ (√h·A·E) for the exposure matrix
 E (factors × columns): a path's linear P&L costs one product with k × columns numbers, and the
 moves of all factors are never formed. Options need the moves of their own factors only,
-z @ (√h·A[:, option factors]), and are revalued by Black-76 in full (`OptionRevaluer`).
+z @ (√h·A[:, option factors]), drawn from a rotation of the normals that needs only the first m
+of them for m option factors (`rotated_maps`), and are revalued by Black-76 in full
+(`OptionRevaluer`).
 P&L is summed into columns as the paths are drawn — never a paths × positions array — in
 chunks of `chunk_paths` paths, so memory stays bounded whatever the number of paths.
 
@@ -103,6 +105,23 @@ def run_chunks(
     return result
 
 
+def rotated_maps(linear: np.ndarray, options: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotate the normals so that the options' factors depend on the first few only.
+
+    With z @ linear the linear P&L per column (k × columns) and z @ options the moves of the m
+    option factors (k × m), take the complete QR decomposition options = Q·R (Q orthogonal k × k,
+    R zero below row min(k, m)). The rotated normals z·Q are again independent standard normals,
+    and in them the moves are z[:, :m] @ R[:m] and the linear P&L z @ (Qᵀ·linear): the same joint
+    distribution for m·m multiplications a path instead of k·m (m = 240 option factors of
+    k = 1,000: a quarter).
+    """
+    if options.shape[1] == 0:
+        return linear, options[:0]
+    q, r = np.linalg.qr(options, mode="complete")
+    used = min(options.shape)
+    return q.T @ linear, np.ascontiguousarray(r[:used])
+
+
 def monte_carlo_var(
     portfolio: Portfolio,
     covariance: FactorCovariance,
@@ -129,28 +148,25 @@ def monte_carlo_var(
     root = covariance.root(portfolio.factor_names) * np.sqrt(horizon_days)  # k × factors
     revaluer = OptionRevaluer(portfolio.options)
     option_weights = layout.option_matrix(portfolio)
-    # One product per chunk gives both: linear P&L per column (z @ root·E) and the moves of the
-    # options' factors (z @ root[:, option factors]).
-    width = layout.width
-    projection = np.hstack((root @ layout.linear_matrix(portfolio), root[:, revaluer.factors]))
-    k = root.shape[0]
+    linear_map, option_map = rotated_maps(
+        root @ layout.linear_matrix(portfolio), root[:, revaluer.factors]
+    )
+    k, width, used = root.shape[0], layout.width, option_map.shape[0]
     chunk_paths = min(chunk_paths, paths)
-    buffers: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    buffers: dict[int, np.ndarray] = {}
 
     def simulate(rng: np.random.Generator, rows: int, out: np.ndarray) -> None:
-        # Buffers per thread: no fresh 80 MB array (and its page faults) per chunk.
-        normals, projected = buffers.setdefault(
-            threading.get_ident(),
-            (np.empty((chunk_paths, k)), np.empty((chunk_paths, projection.shape[1]))),
-        )
-        normals, projected = normals[:rows], projected[:rows]
+        # A normals buffer per thread: no fresh 80 MB array (and its page faults) per chunk.
+        normals = buffers.setdefault(threading.get_ident(), np.empty((chunk_paths, k)))[:rows]
         scale = model.draw(rng, normals)
-        np.matmul(normals, projection, out=projected)
+        np.matmul(normals, linear_map, out=out)
         if scale is not None:
-            projected *= scale[:, None]
-        out[:] = projected[:, :width]
+            out *= scale[:, None]
         if revaluer.count:
-            out += revaluer.pnl(projected[:, width:], option_weights)
+            moves = normals[:, :used] @ option_map
+            if scale is not None:
+                moves *= scale[:, None]
+            out += revaluer.pnl(moves, option_weights)
 
     pnl = run_chunks(
         paths=paths,

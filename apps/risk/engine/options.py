@@ -18,8 +18,8 @@ from apps.risk.engine.inputs import OptionPositions
 
 # Relative moves below −100 % would make the forward negative; Black-76 is priced at F → 0⁺.
 _LOWEST_GROWTH = 1e-300
-# Rows of scenarios revalued at once: bounds the working arrays (rows × options) to ~16 MB each.
-_BLOCK_ELEMENTS = 2_000_000
+# Rows of scenarios revalued at once: working arrays (rows × options) of ~2 MB stay in cache.
+_BLOCK_ELEMENTS = 262_144
 
 
 def black76_price(
