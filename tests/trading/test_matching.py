@@ -4,6 +4,7 @@ Prices in these tests are EUR/MWh on a 0.01 tick and quantities MW in lots of 1,
 says otherwise. `E1`, `E2`, `E3` are legal entities; self-trade prevention compares them.
 """
 
+from dataclasses import FrozenInstanceError, fields
 from decimal import Decimal
 
 import pytest
@@ -99,6 +100,23 @@ def _asks_50_10_to_50_30(engine: MatchingEngine) -> None:
 
 def _fill(aggressor: int, resting: int, price: str, quantity: str | int, side: Side) -> Fill:
     return Fill(POWER, D(price), D(quantity), aggressor, resting, side)
+
+
+# --- Events ----------------------------------------------------------------------------------
+
+
+def test_events_the_engine_makes_are_ordinary_frozen_dataclasses():
+    engine = _engine()
+    _limit(engine, 1, SELL, "50.00", 2, entity="E2")
+    events = _limit(engine, 2, BUY, "50.00", 3, tif=IOC) + engine.cancel(2)
+    assert [type(event) for event in events] == [Accepted, Fill, Cancelled, Rejected]
+    for event in events:
+        rebuilt = type(event)(**{field.name: getattr(event, field.name) for field in fields(event)})
+        assert rebuilt == event
+        assert hash(rebuilt) == hash(event)
+        assert repr(rebuilt) == repr(event)
+        with pytest.raises(FrozenInstanceError):
+            event.contract = GAS
 
 
 # --- Limit orders, priority, fills ------------------------------------------------------------
