@@ -2,7 +2,8 @@
 desk sees it appear on their open blotter without a reload (and sees it change when it is
 amended); a trader of another desk with the blotter open receives none of it. Three browser
 contexts (three signed-in users) against daphne serving the ASGI application, so the blotter's
-websocket is the real one."""
+websocket is the real one. The watcher's positions grid, open in a second tab, reloads itself
+with the new position."""
 
 import time
 from collections.abc import Callable
@@ -86,6 +87,11 @@ def test_captured_trade_appears_live_on_colleagues_blotter_only(
 
     watcher = Browser(browser, url, trader)
     watcher.open_blotter()
+    # The same trader also has the positions grid open, in a second tab.
+    positions = watcher.page.context.new_page()
+    positions.goto(f"{url}/trading/positions/")
+    positions.wait_for_selector("html[data-live-socket=open]", state="attached")
+    assert "eex-de-power" not in positions.locator("#positions-grid").inner_text()
     outsider = Browser(browser, url, other_desk_trader)
     outsider.open_blotter()
     page = watcher.page
@@ -118,15 +124,13 @@ def test_captured_trade_appears_live_on_colleagues_blotter_only(
     new_row = watcher.frame(lambda f: f'id="trade-{trade.pk}"' in f)
     assert 'hx-swap-oob="afterbegin:#blotter-rows"' in new_row
     assert "<td><bdi>25 MWh</bdi></td>" in new_row.replace('td class="number"', "td")
-    # Known defect (templates/live/trade_row.html): the pushed rows are wrapped in <template>,
-    # which the htmx websocket extension (2.0.4) swaps as an element without an id, so
-    # nothing lands on the page. Once the rows are sent unwrapped, every check below runs.
-    swaps_apply = not new_row.lstrip().startswith("<template>")
     expected = [trade.trade_ref, "PEU-FLOW", "sell", "eex-de-power", "2026-03"]
-    if swaps_apply:
-        assert _row_cells(page, trade) == [*expected, "25 MWh", "84.75 EUR", "NORDWIND"]
-        assert page.locator("#blotter-rows tr.trade-row").count() == 1
-        assert not page.locator(".blotter-empty").is_visible()  # the empty state gave way
+    # The positions grid reloads itself: 25 MW sold for March 2026 (743 hours) = −18,575 MWh.
+    positions.locator("#positions-grid bdi.quantity", has_text="-18,575").wait_for()
+    page.locator(f"#trade-{trade.pk}").wait_for()
+    assert _row_cells(page, trade) == [*expected, "25 MWh", "84.75 EUR", "NORDWIND"]
+    assert page.locator("#blotter-rows tr.trade-row").count() == 1
+    assert not page.locator(".blotter-empty").is_visible()  # the empty state gave way
 
     # The colleague amends it on its amend page: the watcher's row is replaced in place.
     form.click("a:has-text('Amend the trade')")
@@ -150,8 +154,6 @@ def test_captured_trade_appears_live_on_colleagues_blotter_only(
 
     for user in (watcher, outsider, capture):
         assert user.errors == []
-    if not swaps_apply:
-        pytest.xfail("live rows wrapped in <template> are not swapped by htmx-ext-ws 2.0.4")
     page.locator(f"#trade-{trade.pk}[data-version='2']").wait_for()
     assert _row_cells(page, trade) == [*expected, "30 MWh", "84.75 EUR", "NORDWIND"]
     assert page.locator("#blotter-rows tr.trade-row").count() == 1

@@ -7,7 +7,6 @@ from decimal import Decimal
 from unittest import mock
 
 import pytest
-from django.template.loader import render_to_string
 from django.urls import reverse
 
 from apps.trading.models import Book, BookPnl, InterestRate
@@ -48,7 +47,6 @@ def test_positions_grid_shows_quantity_and_mtm_per_month(client, trader, positio
     # 10 MW × 744 h = 7,440 MWh; MtM (87 − 80) × 7,440 = 52,080 EUR (rate 0).
     assert '<bdi class="quantity">7,440</bdi>' in html
     assert "52,080.00" in html
-    assert 'id="positions-refresh"' in html
 
 
 def test_positions_grid_partial_for_htmx(client, trader, position):
@@ -72,11 +70,12 @@ def test_positions_grid_shows_nothing_of_another_desk(client, other_desk_trader,
     assert "52,080.00" not in html
 
 
-def test_live_trade_event_refreshes_the_positions_grid():
-    html = render_to_string("live/trade_row.html", {"trades": [], "new": True})
-    assert re.search(r'id="positions-refresh"[^>]*hx-swap-oob="true"', html)
-    assert f'hx-get="{reverse("trading:positions")}"' in html
-    assert 'hx-trigger="load"' in html
+def test_positions_grid_reloads_on_live_events(client, trader, position):
+    html = _client(client, trader).get(reverse("trading:positions")).content.decode()
+    grid = re.search(r'<div id="positions-grid"[^>]*>', html).group(0)
+    assert f'hx-get="{reverse("trading:positions")}"' in grid
+    assert 'hx-trigger="htmx:wsAfterMessage from:body throttle:1s"' in grid
+    assert 'ws-connect="/ws/notifications/"' in html
 
 
 # --- P&L page ----------------------------------------------------------------------------------
