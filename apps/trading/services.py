@@ -34,6 +34,7 @@ from apps.trading.models import (
     FINAL_STATUSES,
     Book,
     Counterparty,
+    CounterpartyExposure,
     DealType,
     DeliveryProfile,
     DeskTradingPolicy,
@@ -595,10 +596,11 @@ def _lock(book_ids: Iterable[int], counterparty_ids: Iterable[int]) -> None:
     """Serialise bookings into the same books and with the same counterparties.
 
     The race this prevents: two bookings into one book both read its positions (and two
-    bookings with one counterparty both read its exposure) before either writes, so each passes
-    a limit that together they break, and the later position update is computed from a stale
-    read. Rows are locked in id order, books before counterparties, so that batches touching
-    the same rows cannot deadlock. (On SQLite the IMMEDIATE transaction already serialises.)
+    bookings with one counterparty both read its running exposure) before either writes, so
+    each passes a limit that together they break, and the later position (or exposure) update
+    is computed from a stale read. Rows are locked in id order, books before counterparties,
+    so that batches touching the same rows cannot deadlock. (On SQLite the IMMEDIATE
+    transaction already serialises.)
     """
     list(Book.objects.select_for_update().filter(pk__in=set(book_ids)).order_by("pk").values("pk"))
     list(
@@ -609,29 +611,163 @@ def _lock(book_ids: Iterable[int], counterparty_ids: Iterable[int]) -> None:
     )
 
 
+# (counterparty id, currency) -> [sum of the known notionals, booked trades, of which without a
+# notional]: what a `CounterpartyExposure` row holds.
+ExposureKey = tuple[int, str]
+
+
+@dataclass
+class ExposureDeltas:
+    """Changes to the counterparties' running exposures, accumulated before they are applied in
+    one go (like positions.PositionDeltas)."""
+
+    changes: dict[ExposureKey, list[Any]] = field(default_factory=dict)
+
+    def add(self, version: TradeVersion, sign: int) -> None:
+        """Add (+1) or remove (−1) what a booked version counts for."""
+        figure = self.changes.setdefault(
+            (version.counterparty_id, version.currency), [Decimal(0), 0, 0]
+        )
+        if version.notional is None:
+            figure[2] += sign
+        else:
+            figure[0] += sign * version.notional
+        figure[1] += sign
+
+
+def _exposures_apply(deltas: ExposureDeltas) -> None:
+    """Apply `deltas` to the running exposures, in two or three queries.
+
+    Call it inside the operation's transaction, after locking the counterparties concerned: the
+    rows are read, summed in Python and written back, which the lock makes safe. A row left
+    with no trade is removed (as the sum over no trade has no row).
+    """
+    changes = {key: delta for key, delta in deltas.changes.items() if any(delta)}
+    if not changes:
+        return
+    existing = {
+        (row.counterparty_id, row.currency): row
+        for row in CounterpartyExposure.objects.filter(
+            counterparty_id__in={key[0] for key in changes},
+            currency__in={key[1] for key in changes},
+        )
+    }
+    now = timezone.now()
+    upserts, emptied = [], []
+    for key, (amount, trades, unknown) in changes.items():
+        row = existing.get(key)
+        if row is not None:
+            amount += row.amount
+            trades += row.trades
+            unknown += row.unknown
+        if trades == 0:
+            if row is not None:
+                emptied.append(row.pk)
+            continue
+        upserts.append(
+            CounterpartyExposure(
+                counterparty_id=key[0],
+                currency=key[1],
+                amount=amount,
+                trades=trades,
+                unknown=unknown,
+                updated_at=now,
+            )
+        )
+    if upserts:
+        CounterpartyExposure.objects.bulk_create(
+            upserts,
+            update_conflicts=True,
+            unique_fields=["counterparty", "currency"],
+            update_fields=["amount", "trades", "unknown", "updated_at"],
+        )
+    if emptied:
+        CounterpartyExposure.objects.filter(pk__in=emptied).delete()
+
+
+def exposures_computed() -> dict[ExposureKey, tuple[Decimal, int, int]]:
+    """The exposures from the trades themselves, in one query: per counterparty and currency,
+    the notionals of the booked trades' current versions, their number, and how many of them
+    have no notional."""
+    rows = (
+        TradeVersion.objects.filter(
+            trade__status=TradeStatus.BOOKED, version=F("trade__current_version")
+        )
+        .values("counterparty_id", "currency")
+        .annotate(
+            amount=Sum("notional"),
+            trades=Count("pk"),
+            unknown=Count("pk", filter=Q(notional__isnull=True)),
+        )
+    )
+    return {
+        (row["counterparty_id"], row["currency"]): (
+            row["amount"] if row["amount"] is not None else Decimal(0),
+            row["trades"],
+            row["unknown"],
+        )
+        for row in rows
+    }
+
+
+def exposures_rebuild() -> int:
+    """Replace the running exposures by sums from the trades; returns the number of rows.
+
+    Takes every counterparty's lock, the one bookings take, so that none changes an exposure
+    while it is recomputed (no book lock is held, so it cannot deadlock with a booking).
+    """
+    with transaction.atomic():
+        list(Counterparty.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+        totals = exposures_computed()
+        now = timezone.now()
+        CounterpartyExposure.objects.all().delete()
+        CounterpartyExposure.objects.bulk_create(
+            [
+                CounterpartyExposure(
+                    counterparty_id=counterparty_id,
+                    currency=currency,
+                    amount=amount,
+                    trades=trades,
+                    unknown=unknown,
+                    updated_at=now,
+                )
+                for (counterparty_id, currency), (amount, trades, unknown) in sorted(totals.items())
+            ]
+        )
+    return len(totals)
+
+
 def _exposures(
-    counterparty_ids: Iterable[int], exclude_trade_id: int | None = None
+    counterparty_ids: Iterable[int], replaces: TradeVersion | None = None
 ) -> dict[int, dict[str, Decimal | None]]:
     """{counterparty: {currency: sum of |notional| of its booked trades}}, in one query.
 
     The interim credit exposure, until the risk issue provides one: the notional of each booked
-    (not cancelled, not pending) trade's current version. A currency whose sum includes a trade
-    without a notional is None: the exposure is unknown and the credit check fails closed.
+    (not cancelled, not pending) trade's current version, kept running in CounterpartyExposure
+    (read under the counterparties' locks). `replaces` is the current version of a trade being
+    amended or approved: what it counts for now is left out, as its new version is checked in
+    its place. A currency whose sum includes a trade without a notional is None: the exposure is
+    unknown and the credit check fails closed.
     """
-    rows = (
-        TradeVersion.objects.filter(
-            trade__counterparty_id__in=set(counterparty_ids),
-            trade__status=TradeStatus.BOOKED,
-            version=F("trade__current_version"),
+    figures = {
+        (counterparty_id, currency): [amount, trades, unknown]
+        for counterparty_id, currency, amount, trades, unknown in (
+            CounterpartyExposure.objects.filter(
+                counterparty_id__in=set(counterparty_ids)
+            ).values_list("counterparty_id", "currency", "amount", "trades", "unknown")
         )
-        .exclude(trade_id=exclude_trade_id)
-        .values("trade__counterparty_id", "currency")
-        .annotate(total=Sum("notional"), unknown=Count("pk", filter=Q(notional__isnull=True)))
-    )
+    }
+    if replaces is not None and replaces.status == TradeStatus.BOOKED:
+        left_out = ExposureDeltas()
+        left_out.add(replaces, -1)
+        for key, (amount, trades, unknown) in left_out.changes.items():
+            if key in figures:
+                figure = figures[key]
+                figures[key] = [figure[0] + amount, figure[1] + trades, figure[2] + unknown]
     result: dict[int, dict[str, Decimal | None]] = {}
-    for row in rows:
-        total = None if row["unknown"] else row["total"]
-        result.setdefault(row["trade__counterparty_id"], {})[row["currency"]] = total
+    for (counterparty_id, currency), (amount, trades, unknown) in figures.items():
+        if trades:
+            result.setdefault(counterparty_id, {})[currency] = None if unknown else amount
     return result
 
 
@@ -686,14 +822,19 @@ def _proposal(
 
 
 def _proposals(
-    items: Sequence[_Item], refs: _Refs, *, user: User, amends: int | None = None
+    items: Sequence[_Item],
+    refs: _Refs,
+    *,
+    user: User,
+    amends: int | None = None,
+    replaces: TradeVersion | None = None,
 ) -> list[TradeProposal]:
     """One proposal per item; exposure accumulates over the batch's earlier items that book.
 
     Conservative: an earlier item counts even if its own checks then block it (the checks of a
     batch run together), so a batch never books past a limit that one-by-one bookings respect.
     """
-    exposures = _exposures({i.counterparty.pk for i in items}, exclude_trade_id=amends)
+    exposures = _exposures({i.counterparty.pk for i in items}, replaces=replaces)
     running: dict[int, Decimal | None] = {}
     proposals = []
     for item in items:
@@ -944,11 +1085,13 @@ def _write_new(
     else:
         insert_rows(versions)
     deltas = positions.PositionDeltas()
+    exposures = ExposureDeltas()
     rows: dict[int, list[dict[str, Any]]] = {}
     records = []
     for trade, version, (index, item, _r) in zip(trades, versions, passing, strict=True):
         if version.status == TradeStatus.BOOKED:
             deltas.add(trade.book_id, version, +1)
+            exposures.add(version, +1)
         status = (
             ItemStatus.BOOKED
             if version.status == TradeStatus.BOOKED
@@ -965,6 +1108,7 @@ def _write_new(
             )
         )
     positions.positions_apply(deltas)
+    _exposures_apply(exposures)
     # The audit entries last: the chain's lock is held only for the end of the transaction.
     if single:
         audit_append(
@@ -1054,13 +1198,18 @@ def _copy(current: TradeVersion, *, status: str, user: User, reason: str) -> Tra
 
 
 def _finish(*, user: User, trade: Trade, old: TradeVersion, new: TradeVersion, action: str) -> None:
-    """Positions by the difference, the audit entry, the live row."""
+    """Positions and the counterparties' exposures by the difference (under the book's and
+    the counterparties' locks), the audit entry, the live row."""
     deltas = positions.PositionDeltas()
+    exposures = ExposureDeltas()
     if old.status == TradeStatus.BOOKED:
         deltas.add(trade.book_id, old, -1)
+        exposures.add(old, -1)
     if new.status == TradeStatus.BOOKED:
         deltas.add(trade.book_id, new, +1)
+        exposures.add(new, +1)
     positions.positions_apply(deltas)
+    _exposures_apply(exposures)
     audit_append(actor=user, action=action, obj=trade, payload=_audit_payload(trade, new))
     _publish({trade.book.desk_id: [blotter_row(trade, new)]}, new=False)
 
@@ -1076,9 +1225,16 @@ def _check_open(trade: Trade, expected: int) -> None:
 
 
 def _recheck(
-    *, user: User, trade: Trade, terms: TradeTerms, status: str | None, trader: User | None = None
+    *,
+    user: User,
+    trade: Trade,
+    current: TradeVersion,
+    terms: TradeTerms,
+    status: str | None,
+    trader: User | None = None,
 ) -> tuple[_Item, CheckReport]:
-    """Validate and check `terms` as the new state of `trade` (under its book's lock).
+    """Validate and check `terms` as the new state of `trade`, replacing its `current` version
+    (under the locks of its book and of its old and new counterparties).
 
     `trader` (default `user`) is whom the checks judge; an approval re-checks the stored terms
     of the trade's own trader, without the booking gate.
@@ -1094,7 +1250,7 @@ def _recheck(
     item.status = status or (
         TradeStatus.PENDING_APPROVAL if _needs_approval(item, refs) else TradeStatus.BOOKED
     )
-    proposal = _proposals([item], refs, user=trader or user, amends=trade.pk)[0]
+    proposal = _proposals([item], refs, user=trader or user, amends=trade.pk, replaces=current)[0]
     report = pretrade_check_many([proposal])[0]
     if report.blocked:
         raise TradeBlocked(report, proposal)
@@ -1131,7 +1287,9 @@ def trade_amend(
                 raise PermissionDenied
             _check_open(trade, version)
             terms = replace(TradeTerms.from_version(current), **changes)
-            item, report = _recheck(user=user, trade=trade, terms=terms, status=None)
+            item, report = _recheck(
+                user=user, trade=trade, current=current, terms=terms, status=None
+            )
             new = _new_version(
                 item,
                 trade=trade,
@@ -1156,7 +1314,7 @@ def trade_cancel(*, user: User, trade: Trade, version: int, reason: str = "") ->
         trade, current = _current(trade.pk)
         if not _may_trade(user, trade):
             raise PermissionDenied
-        _lock([trade.book_id], [])
+        _lock([trade.book_id], [trade.counterparty_id])
         _check_open(trade, version)
         new = _copy(current, status=TradeStatus.CANCELLED, user=user, reason=reason)
         _move(trade, version, new)
@@ -1197,6 +1355,7 @@ def trade_approve(*, user: User, trade: Trade, version: int, reason: str = "") -
             _item, report = _recheck(
                 user=user,
                 trade=trade,
+                current=current,
                 terms=terms,
                 status=TradeStatus.BOOKED,
                 trader=current.trader,
@@ -1218,7 +1377,7 @@ def trade_reject(*, user: User, trade: Trade, version: int, reason: str = "") ->
         trade, current = _current(trade.pk)
         _check_approver(user, trade, current)
         _check_pending(trade, version)
-        _lock([trade.book_id], [])
+        _lock([trade.book_id], [trade.counterparty_id])
         new = _copy(current, status=TradeStatus.REJECTED, user=user, reason=reason)
         _move(trade, version, new)
         new.save(force_insert=True)

@@ -1,13 +1,23 @@
-"""Two amendments of one version at once, on PostgreSQL: one wins, the other is stale."""
+"""Concurrent writes on PostgreSQL: two amendments of one version (one wins, the other is
+stale), bookings into one book, and the counterparties' credit exposure under the row locks."""
 
 import threading
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from django.db import connection
 
-from apps.trading.models import Position, Trade, TradeVersion
-from apps.trading.services import StaleVersion, trade_amend, trade_book
+from apps.compliance.models import PreTradeRule
+from apps.trading.models import Counterparty, CounterpartyExposure, Position, Trade, TradeVersion
+from apps.trading.services import (
+    StaleVersion,
+    TradeBlocked,
+    exposures_computed,
+    trade_amend,
+    trade_book,
+    trade_cancel,
+)
 from tests.trading.factories import trade_terms
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("seeded")]
@@ -73,3 +83,82 @@ def test_concurrent_bookings_into_one_book_sum_exactly(postgres, trader):
         "T-000004",
     ]
     assert Position.objects.get().quantity == Decimal("2972")  # 4 x 743 hours x 1 MW
+
+
+def _run_at_once(work, count: int) -> list[str]:
+    """Run `work(i)` in `count` threads released together; each returns an outcome word."""
+    barrier = threading.Barrier(count)
+    outcomes: list[str] = []
+
+    def run(i: int) -> None:
+        try:
+            barrier.wait(timeout=10)
+            outcomes.append(work(i))
+        except BaseException as exc:
+            outcomes.append(repr(exc))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return sorted(outcomes)
+
+
+def _running_exposure() -> dict[tuple[int, str], tuple[Decimal, int, int]]:
+    return {
+        (row.counterparty_id, row.currency): (row.amount, row.trades, row.unknown)
+        for row in CounterpartyExposure.objects.all()
+    }
+
+
+@pytest.fixture
+def credit_rule() -> None:
+    """The credit rule in force: the data migration wrote it, but a transactional test's flush
+    removes it."""
+    PreTradeRule.objects.get_or_create(
+        code="credit_limit",
+        jurisdiction="",
+        effective_from=datetime(2020, 1, 1, tzinfo=UTC),
+        defaults={"outcome": "block", "params": {}},
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_bookings_never_pass_the_credit_limit_together(postgres, trader, credit_rule):
+    # NORDWIND's limit is 50,000,000 EUR and each trade is 6,352,650 EUR: after five, only two
+    # more fit. Four at once into two books (two book locks, one counterparty lock): two pass.
+    for _ in range(5):
+        trade_book(user=trader, terms=trade_terms(quantity=Decimal("100")))
+
+    def book(i: int) -> str:
+        terms = trade_terms(quantity=Decimal("100"), book=("PEU-FLOW", "PEU-HEDGE")[i % 2])
+        try:
+            return trade_book(user=trader, terms=terms).status
+        except TradeBlocked:
+            return "blocked"
+
+    assert _run_at_once(book, 4) == ["blocked", "blocked", "booked", "booked"]
+    nordwind = Counterparty.objects.get(short_code="NORDWIND").pk
+    assert _running_exposure() == exposures_computed()
+    assert _running_exposure() == {(nordwind, "EUR"): (7 * Decimal("6352650.00"), 7, 0)}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_cancels_amends_and_bookings_keep_exposure_exact(postgres, trader):
+    trades = [trade_book(user=trader, terms=trade_terms()).trade for _ in range(4)]
+
+    def change(i: int) -> str:
+        if i < 2:
+            trade_cancel(user=trader, trade=trades[i], version=1)
+        elif i < 4:
+            trade_amend(user=trader, trade=trades[i], version=1, changes={"quantity": Decimal(3)})
+        else:
+            trade_book(user=trader, terms=trade_terms(book="PEU-HEDGE", quantity=Decimal(7)))
+        return "done"
+
+    assert _run_at_once(change, 6) == ["done"] * 6
+    assert _running_exposure() == exposures_computed()
+    assert sum(figures[1] for figures in _running_exposure().values()) == 4

@@ -32,6 +32,7 @@ from apps.trading.models.reference import (
 )
 from apps.trading.models.trades import (
     FINAL_STATUSES,
+    CounterpartyExposure,
     DealType,
     DeliveryProfile,
     DeskTradingPolicy,
@@ -52,6 +53,7 @@ __all__ = [
     "BookPnl",
     "Commodity",
     "Counterparty",
+    "CounterpartyExposure",
     "CurvePoint",
     "CurvePointKind",
     "CurveSnapshot",

@@ -10,6 +10,8 @@ together with `current_version`, in the same UPDATE statement.
 
 `Position` rows are derived data: `apps.trading.positions` keeps them current on every booking
 and can rebuild them from the versions; both sum the same stored monthly legs of each version.
+`CounterpartyExposure` rows are derived likewise: `services` keeps them current and can rebuild
+them from the versions.
 """
 
 from decimal import Decimal
@@ -352,3 +354,45 @@ class Position(models.Model):
 
     def __str__(self) -> str:
         return f"{self.book_id} {self.market_id} {self.month:%Y-%m}: {self.quantity}"
+
+
+class CounterpartyExposure(models.Model):
+    """A counterparty's running credit exposure in one currency: the notionals of its booked
+    trades' current versions in that currency.
+
+    Derived data, kept by `services` in the transaction of every booking, amendment,
+    cancellation, approval and rejection, under the counterparty's row lock, so that the credit
+    check reads one row instead of summing every trade; `services.exposures_rebuild` recomputes
+    it from the versions. A trade booked without a notional makes the figure unknown
+    (`unknown` > 0) and the credit check fail closed. A row with no trade counts for nothing.
+    """
+
+    counterparty = models.ForeignKey(
+        Counterparty,
+        on_delete=models.CASCADE,
+        related_name="exposures",
+        verbose_name=_("counterparty"),
+    )
+    currency = models.CharField(_("currency"), max_length=3, validators=[validate_currency])
+    amount = models.DecimalField(
+        _("exposure"), **MONEY, help_text=_("The sum of the known notionals.")
+    )
+    trades = models.PositiveIntegerField(_("booked trades"))
+    unknown = models.PositiveIntegerField(
+        _("trades without a notional"),
+        help_text=_("While above zero, the exposure is unknown and the credit check blocks."),
+    )
+    updated_at = models.DateTimeField(_("updated at"))
+
+    class Meta:
+        ordering = ["counterparty", "currency"]
+        verbose_name = _("counterparty exposure")
+        verbose_name_plural = _("counterparty exposures")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["counterparty", "currency"], name="counterpartyexposure_uniq"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.counterparty_id}: {self.amount} {self.currency}"
