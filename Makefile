@@ -49,11 +49,14 @@ test: setup lint
 messages: $(VENV)/.installed
 	$(MANAGE) makemessages --locale ar --no-obsolete --no-location --ignore '.venv/*' --ignore 'staticfiles/*'
 
-# Benchmarks need PostgreSQL in DATABASE_URL; each makes and drops its own scratch database.
+# Benchmarks: the database ones need PostgreSQL in DATABASE_URL and make and drop their own
+# scratch database; the engines' (matching, risk) need none.
 bench: setup
 	$(BIN)/python bench/audit_append.py
 	$(BIN)/python bench/booking.py
 	$(BIN)/python bench/pnl.py
+	$(BIN)/python bench/matching.py
+	$(BIN)/python bench/risk.py
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
