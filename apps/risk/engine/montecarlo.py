@@ -15,6 +15,11 @@ of them for m option factors (`rotated_maps`), and are revalued by Black-76 in f
 P&L is summed into columns as the paths are drawn — never a paths × positions array — in
 chunks of `chunk_paths` paths, so memory stays bounded whatever the number of paths.
 
+Threads: the chunks run on `workers` threads (numpy releases the GIL in its draws, products and
+element-wise functions). Run a risk worker with its BLAS single-threaded (OPENBLAS_NUM_THREADS=1):
+BLAS threads that spin-wait after each product otherwise compete with the chunk threads for the
+same cores (about 1.6× slower on a 2-core machine).
+
 Reproducibility: chunk i draws from its own generator, `SeedSequence(seed).spawn(chunks)[i]`
 (PCG64), so the same seed, inputs and chunk size give the same numbers whether the chunks run
 on one thread or several (`workers`).
@@ -84,6 +89,8 @@ def run_chunks(
     (paths × *shape). Chunk i always gets generator i of the seed, whichever thread runs it;
     `workers` threads (default: the CPUs, at most 4) share the chunks — numpy releases the GIL
     in its draws, products and element-wise functions."""
+    if workers is not None:
+        check_positive_int(workers, "workers")
     chunks = -(-paths // chunk_paths)
     seeds = np.random.SeedSequence(seed).spawn(chunks)
     result = np.empty((paths, *shape))

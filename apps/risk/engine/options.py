@@ -139,25 +139,25 @@ class OptionRevaluer:
         growth = 1.0 + moves
         np.maximum(growth, _LOWEST_GROWTH, out=growth)
         if self.live.size:
-            # Σ_o W[o]·(a_o·g_o·N(sign·d1) − b_o·N(sign·d2)) as one product: the CDFs side by
-            # side (rows × 2·options) times the weights scaled by a and by −b.
-            live_weights = weights[self.live]
-            scaled = np.vstack((self._a[:, None] * live_weights, -self._b[:, None] * live_weights))
+            # Only the columns some option reaches (a book without options needs no product).
+            used = np.flatnonzero(np.abs(weights[self.live]).sum(axis=0))
+            live_weights = weights[np.ix_(self.live, used)]
             log_growth = np.log(growth)
-            count = self.live.size
-            block = max(1, _BLOCK_ELEMENTS // count)
+            block = max(1, _BLOCK_ELEMENTS // self.live.size)
             for start in range(0, rows, block):
                 stop = min(rows, start + block)
-                cdfs = np.empty((stop - start, 2 * count))
                 d = np.take(log_growth[start:stop], self._live_local, axis=1)
                 d *= self._u
                 d += self._c  # sign·d1
-                ndtr(d, out=cdfs[:, :count])
+                value = ndtr(d)
+                value *= self._a
                 d -= self._w  # sign·d2
-                ndtr(d, out=cdfs[:, count:])
-                np.take(growth[start:stop], self._live_local, axis=1, out=d)
-                cdfs[:, :count] *= d
-                result[start:stop] += cdfs @ scaled
+                ndtr(d, out=d)
+                d *= self._b
+                grown = np.take(growth[start:stop], self._live_local, axis=1)
+                value *= grown
+                value -= d  # a·g·N(sign·d1) − b·N(sign·d2)
+                result[start:stop, used] += value @ live_weights
         if self.expired.size:
             g = growth[:, self._expired_local]
             intrinsic = np.maximum(self._x_sign * (self._x_forward * g - self._x_strike), 0.0)
