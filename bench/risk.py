@@ -30,7 +30,7 @@ draw is printed beside it.
 BLAS runs single-threaded (OPENBLAS_NUM_THREADS=1 unless the caller sets it), as a risk worker
 should run the engine: Monte Carlo parallelises over its chunks of paths, and OpenBLAS threads
 that spin-wait between products would compete with those chunk threads for the same cores (on
-this machine, left at two BLAS threads, the same Monte Carlo takes about 1.6× as long).
+this machine, left at two BLAS threads, the same Monte Carlo took 1.6–2.5× as long).
 
 Targets (issue 6, on a 2-core machine): parametric < 50 ms, historical < 200 ms, Monte Carlo
 < 5 s and within 3× its random-number floor, each at least 50× faster than its baseline; peak

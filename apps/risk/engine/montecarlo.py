@@ -18,7 +18,7 @@ chunks of `chunk_paths` paths, so memory stays bounded whatever the number of pa
 Threads: the chunks run on `workers` threads (numpy releases the GIL in its draws, products and
 element-wise functions). Run a risk worker with its BLAS single-threaded (OPENBLAS_NUM_THREADS=1):
 BLAS threads that spin-wait after each product otherwise compete with the chunk threads for the
-same cores (about 1.6× slower on a 2-core machine).
+same cores (1.6–2.5× slower on a 2-core machine).
 
 Reproducibility: chunk i draws from its own generator, `SeedSequence(seed).spawn(chunks)[i]`
 (PCG64), so the same seed, inputs and chunk size give the same numbers whether the chunks run
@@ -164,7 +164,10 @@ def monte_carlo_var(
 
     def simulate(rng: np.random.Generator, rows: int, out: np.ndarray) -> None:
         # A normals buffer per thread: no fresh 80 MB array (and its page faults) per chunk.
-        normals = buffers.setdefault(threading.get_ident(), np.empty((chunk_paths, k)))[:rows]
+        thread = threading.get_ident()
+        if thread not in buffers:
+            buffers[thread] = np.empty((chunk_paths, k))
+        normals = buffers[thread][:rows]
         scale = model.draw(rng, normals)
         np.matmul(normals, linear_map, out=out)
         if scale is not None:
