@@ -218,3 +218,17 @@ def test_historical_component_es_is_the_books_mean_loss_in_the_tail():
     )
     # The book on its own: its own worst three.
     assert result.group("book", "FLOW").var == pytest.approx(-sorted(flow)[2], rel=1e-12)
+
+
+def test_decimal_prices_and_exposures_enter_as_float64():
+    rows = fixed_prices(30)
+    as_decimals = [[Decimal(repr(price)) for price in row] for row in rows]
+
+    from_decimals = historical_var(
+        linear_portfolio(), FactorHistory(NAMES, as_decimals), confidence=0.95, window=20
+    )
+    from_floats = historical_var(
+        linear_portfolio(), FactorHistory(NAMES, rows), confidence=0.95, window=20
+    )
+
+    assert from_decimals == from_floats

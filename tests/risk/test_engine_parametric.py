@@ -205,3 +205,18 @@ def test_parametric_var_from_an_estimate_equals_the_quadratic_form_of_its_matrix
 
     e = np.array([3e5, -1e5, 2e5, 5e4])
     assert result.var == pytest.approx(Z_99 * math.sqrt(e @ estimate.matrix @ e), rel=1e-12)
+
+
+def test_group_by_limits_the_figures_to_the_labels_asked_for():
+    result = parametric_var(
+        three_factor_portfolio(),
+        covariance_from_matrix(NAMES, COVARIANCE),
+        confidence=0.99,
+        group_by=["market"],
+    )
+
+    assert [(g.label, g.group) for g in result.groups] == [
+        ("market", "brent"),
+        ("market", "fx"),
+        ("market", "ttf"),
+    ]
