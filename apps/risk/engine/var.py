@@ -305,12 +305,11 @@ def parametric_var(
     es_per_sigma = float(np.exp(-0.5 * z * z) / math.sqrt(2.0 * math.pi)) / (1.0 - confidence)
     sigmas = np.sqrt(variances)
     sigma = float(sigmas[0])
-    if sigma > 0.0:
-        marginal = z * horizon_days * covaried / sigma
-    else:
-        marginal = np.zeros(len(portfolio.factor_names))
+    # ∂σ/∂e = h·Σe/σ; VaR and ES are z·σ and (φ(z)/(1 − c))·σ, so both allocate by it.
+    sigma_gradient = horizon_days * covaried / sigma if sigma > 0.0 else np.zeros_like(covaried)
+    marginal = z * sigma_gradient
     component_var = exposure.T @ marginal  # e_g · ∂VaR/∂e
-    component_es = component_var * (es_per_sigma / z) if z != 0.0 else component_var * 0.0
+    component_es = exposure.T @ (es_per_sigma * sigma_gradient)
     groups = tuple(
         GroupRisk(
             label,
