@@ -7,10 +7,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import F, Prefetch, Q, QuerySet
+from django.db.models import F, Model, Prefetch, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 
-from apps.accounts.models import Role
+from apps.accounts.models import Desk, Role
 from apps.accounts.permissions import desks_for_user, has_role
 from apps.compliance.models import AuditEntry
 from apps.trading.models import (
@@ -84,7 +84,8 @@ def trades_for_user(user: Any) -> QuerySet[Trade]:
     )
     if _sees_all_desks(user):
         return trades
-    return trades.filter(book__desk__in=desks_for_user(user))
+    # The trade's own copy of its book's desk (indexed with id): no join to the books.
+    return trades.filter(desk_id__in=desks_for_user(user).values("pk"))
 
 
 def trade_get_for_user(user: Any, trade_id: int) -> Trade:
@@ -125,16 +126,34 @@ class BlotterPage:
     next_before: int | None  # the `before` of the next (older) page; None on the last page
 
 
+# What a trade list filters by code: the trade's column and the model and field of the code.
+_BY_CODE: dict[str, tuple[type[Model], str]] = {
+    "desk": (Desk, "code"),
+    "book": (Book, "code"),
+    "counterparty": (Counterparty, "short_code"),
+    "market": (Market, "code"),
+}
+
+
+def trades_with_code(trades: QuerySet[Trade], name: str, code: str) -> QuerySet[Trade]:
+    """`trades` whose desk, book, counterparty or market (`name`) has `code`.
+
+    Compared with a scalar subquery (`desk_id = (SELECT id ... WHERE code = ...)`), not a join:
+    PostgreSQL then reads the (desk, id) index newest first and stops after a page, where the
+    join made it collect and sort every trade of the desk (seconds at a million trades).
+    An unknown code matches nothing.
+    """
+    model, field = _BY_CODE[name]
+    pk = model.objects.filter(**{field: code}).values("pk")[:1]
+    return trades.filter(**{f"{name}_id": Subquery(pk)})
+
+
 def _blotter_trades(user: Any, filters: BlotterFilters) -> QuerySet[Trade]:
     trades = trades_for_user(user).order_by("-id")
-    if filters.desk:
-        trades = trades.filter(book__desk__code=filters.desk)
-    if filters.book:
-        trades = trades.filter(book__code=filters.book)
-    if filters.counterparty:
-        trades = trades.filter(counterparty__short_code=filters.counterparty)
-    if filters.market:
-        trades = trades.filter(market__code=filters.market)
+    for name in _BY_CODE:
+        code = getattr(filters, name)
+        if code:
+            trades = trades_with_code(trades, name, code)
     if filters.status:
         trades = trades.filter(status=filters.status)
     return trades

@@ -236,7 +236,7 @@ class TradeSerializer(serializers.ModelSerializer):
     """A trade with its current terms (`terms`); the detail adds every version."""
 
     book = serializers.CharField(source="book.code")
-    desk = serializers.CharField(source="book.desk.code")
+    desk = serializers.CharField(source="desk.code")
     created_by = serializers.CharField(source="created_by.username")
     terms = serializers.SerializerMethodField()
 

@@ -1065,6 +1065,7 @@ def _write_new(
             Trade(
                 trade_ref=ref,
                 book=item.book,
+                desk=item.book.desk,  # a copy, never changed: the lists' desk scope
                 created_by=user,
                 created_at=now,
                 current_version=1,

@@ -20,6 +20,7 @@ from apps.trading.models import (
     TradeVersion,
 )
 from apps.trading.positions import positions_computed
+from apps.trading.selectors import trades_for_user
 from apps.trading.services import (
     ItemStatus,
     StaleVersion,
@@ -72,6 +73,31 @@ def test_trade_book_writes_trade_version_position_and_audit(trader):
     assert entry.payload["trade_ref"] == "T-000001"
     assert entry.payload["total_quantity"] == "7430"
     assert audit_verify().ok
+
+
+def test_trade_keeps_the_desk_it_was_booked_for(trader, other_desk_trader, desk_b):
+    # The trade's copy of its book's desk scopes every list; it is written with the trade and
+    # does not follow a later move of the book.
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    assert Trade.objects.get().desk.code == "power-eu"
+    Book.objects.filter(code="PEU-FLOW").update(desk=desk_b)
+    assert list(trades_for_user(trader)) == [trade]
+    assert list(trades_for_user(other_desk_trader)) == []
+
+
+def test_desk_migration_fills_the_desk_from_the_book(trader, desk_b):
+    import importlib
+    from types import SimpleNamespace
+
+    from django.apps import apps
+
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    Trade.objects.update(desk=desk_b)
+    migration = importlib.import_module("apps.trading.migrations.0008_trade_desk")
+    editor = SimpleNamespace(connection=connection, execute=connection.cursor().execute)
+    migration.fill(apps, editor)
+    trade.refresh_from_db()
+    assert trade.desk_id == trade.book.desk_id
 
 
 def test_trade_refs_count_up(trader):

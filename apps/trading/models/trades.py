@@ -6,7 +6,9 @@ with an optimistic check (`services`). Versions are never updated or deleted.
 
 `Trade` also carries copies of the current version's market, counterparty, trade date and
 status, so that the blotter filters and pages on indexed columns of one table; they change only
-together with `current_version`, in the same UPDATE statement.
+together with `current_version`, in the same UPDATE statement. It carries its book's desk too,
+copied when it is booked and never changed: every trade list is scoped by the user's desks, and
+that filter then needs no join.
 
 `Position` rows are derived data: `apps.trading.positions` keeps them current on every booking
 and can rebuild them from the versions; both sum the same stored monthly legs of each version.
@@ -156,6 +158,14 @@ class Trade(models.Model):
         related_name="trades",
         verbose_name=pgettext_lazy("trading book", "book"),
     )
+    # The book's desk when the trade was booked (a copy, see the module doc); indexed with id.
+    desk = models.ForeignKey(
+        Desk,
+        on_delete=models.PROTECT,
+        related_name="+",
+        db_index=False,
+        verbose_name=pgettext_lazy("trading desk", "desk"),
+    )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -183,7 +193,8 @@ class Trade(models.Model):
         verbose_name_plural = _("trades")
         indexes = [
             models.Index(fields=["book", "id"], name="trade_book_id_idx"),
-            models.Index(fields=["counterparty", "status"], name="trade_cp_status_idx"),
+            models.Index(fields=["desk", "id"], name="trade_desk_id_idx"),
+            models.Index(fields=["counterparty", "id"], name="trade_cp_id_idx"),
             models.Index(fields=["market", "id"], name="trade_market_id_idx"),
             models.Index(fields=["status", "id"], name="trade_status_id_idx"),
             models.Index(fields=["trade_date", "id"], name="trade_date_id_idx"),
