@@ -180,6 +180,15 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
     "admin:trading_bookpnl_delete":       ({"object_id": 0},
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    # The venue's contracts, orders and events are written by the venue only.
+    "admin:trading_venuecontract_add":    (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:trading_venuecontract_delete": ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:trading_order_add":            (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:trading_order_delete":         ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),
     # Market data is append-only: its add pages are the CSV uploads; nothing is deleted.
     "admin:trading_curvesnapshot_delete": ({"object_id": 0},
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         MFA_SETUP)),

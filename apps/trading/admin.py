@@ -24,9 +24,13 @@ from apps.trading.models import (
     LegalEntity,
     Market,
     MasterAgreement,
+    Order,
+    OrderEvent,
     Unit,
     UnitConversion,
+    VenueContract,
 )
+from apps.trading.trades_admin import ReadOnlyMixin
 
 
 @admin.register(Commodity)
@@ -220,3 +224,58 @@ class MasterAgreementAdmin(admin.ModelAdmin):
     list_filter = ["kind", "netting", "legal_entity"]
     list_select_related = ["counterparty", "legal_entity"]
     search_fields = ["counterparty__short_code", "counterparty__legal_name"]
+
+
+# --- The internal venue: read-only (contracts are opened by venue.contract_open and the seed;
+# orders and their events are written by the venue service only) ---------------------------
+
+
+class OrderEventInline(ReadOnlyMixin, admin.TabularInline):
+    model = OrderEvent
+    fk_name = "order"
+    extra = 0
+    can_delete = False
+    ordering = ["id"]
+    fields = ["kind", "created_at", "actor", "quantity", "price", "reason", "aggressor", "trade"]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderEvent]:
+        return super().get_queryset(request).select_related("actor", "trade")
+
+
+@admin.register(VenueContract)
+class VenueContractAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "deal_type",
+        "tick_size",
+        "lot_size",
+        "stp_mode",
+        "last_trading_at",
+        "active",
+    ]
+    list_filter = ["market", "active"]
+    list_select_related = ["market"]
+
+
+@admin.register(Order)
+class OrderAdmin(ReadOnlyMixin, admin.ModelAdmin):
+    list_display = [
+        "__str__",
+        "contract",
+        "desk",
+        "book",
+        "counterparty",
+        "trader",
+        "side",
+        "order_type",
+        "price",
+        "quantity",
+        "filled_quantity",
+        "open_quantity",
+        "status",
+        "created_at",
+    ]
+    list_filter = ["status", "desk", "contract__market"]
+    list_select_related = ["contract__market", "desk", "book", "counterparty", "trader"]
+    inlines = [OrderEventInline]

@@ -7,6 +7,18 @@ from apps.trading.models.marketdata import (
     FxRate,
     InterestRate,
 )
+from apps.trading.models.orders import (
+    VENUE_DEAL_TYPES,
+    WORKING_STATUSES,
+    Order,
+    OrderEvent,
+    OrderEventKind,
+    OrderStatus,
+    OrderType,
+    StpMode,
+    TimeInForce,
+    VenueContract,
+)
 from apps.trading.models.pnl import BookPnl
 from apps.trading.models.reference import (
     AgreementKind,
@@ -48,6 +60,8 @@ from apps.trading.models.trades import (
 
 __all__ = [
     "FINAL_STATUSES",
+    "VENUE_DEAL_TYPES",
+    "WORKING_STATUSES",
     "AgreementKind",
     "Book",
     "BookPnl",
@@ -72,15 +86,23 @@ __all__ = [
     "MarketVolatility",
     "MasterAgreement",
     "OptionKind",
+    "Order",
+    "OrderEvent",
+    "OrderEventKind",
+    "OrderStatus",
+    "OrderType",
     "Position",
     "Sector",
     "Side",
+    "StpMode",
+    "TimeInForce",
     "Trade",
     "TradeRefCounter",
     "TradeStatus",
     "TradeVersion",
     "Unit",
     "UnitConversion",
+    "VenueContract",
     "validate_country",
     "validate_expiry_rule",
     "validate_lei",

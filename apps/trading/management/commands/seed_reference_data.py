@@ -1,17 +1,20 @@
 """Create the demo reference data: commodities, units, conversions, holiday calendars, markets,
-our legal entities, books per demo desk and a handful of fictitious counterparties.
+our legal entities (each also an internal counterparty, for the internal venue's crosses), books
+per demo desk, a handful of fictitious counterparties, and the internal venue's contracts for the
+next months that still trade.
 
 Idempotent: every row is found by its natural key and updated, so running it again changes
 nothing and duplicates nothing. The LEIs are made up (prefix QZ99, which no LEI issuer uses), with
 valid check digits; none belongs to a real company.
 """
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import transaction
+from django.utils import timezone
 
 from apps.accounts.models import Desk, Jurisdiction, Region
 from apps.trading.calendars import holiday_calendar_load
@@ -32,6 +35,7 @@ from apps.trading.models import (
     Unit,
     UnitConversion,
 )
+from apps.trading.venue import contract_last_trading_at, contract_open
 
 COMMODITIES = [
     ("power", "Power", "الكهرباء"),
@@ -345,7 +349,36 @@ COUNTERPARTIES = [
         "EUR",
         "qz-eu",
     ),
+    (
+        "QZ-US",
+        "Qenergyz Energy Marketing LLC",
+        "QZ9900QENERGYZUS01",
+        "US",
+        Sector.INTERNAL,
+        KycStatus.APPROVED,
+        date(2030, 12, 31),
+        "250000000.00",
+        "USD",
+        "qz-us",
+    ),
+    (
+        "QZ-ME",
+        "Qenergyz Middle East DMCC",
+        "QZ9900QENERGYZME01",
+        "AE",
+        Sector.INTERNAL,
+        KycStatus.APPROVED,
+        date(2030, 12, 31),
+        "250000000.00",
+        "USD",
+        "qz-me",
+    ),
 ]
+
+# The internal venue's markets: contracts for the next VENUE_MONTHS delivery months that still
+# trade (by each market's expiry rule) are opened when this runs.
+VENUE_MARKETS = ["eex-de-power", "ttf", "henry-hub", "ice-brent"]
+VENUE_MONTHS = 3
 
 # (counterparty, our entity, kind, signed, netting, threshold, currency)
 AGREEMENTS = [
@@ -494,9 +527,26 @@ class Command(BaseCommand):
                     "collateral_currency": currency,
                 },
             )
+        contracts = self._venue_contracts()
         self.stdout.write(
             self.style.SUCCESS(
                 f"{len(MARKETS)} markets, {len(entities)} legal entities, {len(BOOKS)} books, "
-                f"{len(counterparties)} counterparties"
+                f"{len(counterparties)} counterparties, {contracts} venue contracts"
             )
         )
+
+    def _venue_contracts(self) -> int:
+        """Open the venue's contracts for the next delivery months that still take orders."""
+        now = timezone.now()
+        count = 0
+        for code in VENUE_MARKETS:
+            market = Market.objects.get(code=code)
+            month, opened = now.date().replace(day=1), 0
+            while opened < VENUE_MONTHS:
+                month = (month + timedelta(days=32)).replace(day=1)
+                if contract_last_trading_at(market, month) <= now:
+                    continue  # already expired: its trading has ended
+                contract_open(market=market, period_code=f"{month:%Y-%m}")
+                opened += 1
+            count += opened
+        return count
