@@ -6,8 +6,9 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from apps.accounts.live import LIVE_TEMPLATE_PREFIX, desk_group, user_group
-from apps.accounts.permissions import desks_for_user, socket_user_allowed
+from apps.accounts.live import LIVE_TEMPLATE_PREFIX, desk_group, user_group, venue_group
+from apps.accounts.models import Role
+from apps.accounts.permissions import desks_for_user, has_role, socket_user_allowed
 from apps.accounts.regions import region_defaults
 
 # Application close codes (4000-4999): the browser sees why the socket ended.
@@ -65,6 +66,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             return False, [], ""
         desk_ids = desks_for_user(user).values_list("pk", flat=True)
         groups = [user_group(user.pk)] + [desk_group(desk_id) for desk_id in desk_ids]
+        if has_role(user, Role.TRADER):  # the venue's depth and last trades: every trader
+            groups.append(venue_group())
         # The language the pages use: the cookie first (as LocaleMiddleware), then the profile.
         cookies = self.scope.get("cookies") or {}
         language = cookies.get(settings.LANGUAGE_COOKIE_NAME) or user.language

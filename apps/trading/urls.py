@@ -1,6 +1,15 @@
 from django.urls import path
 
-from apps.trading import api, marketdata_api, pnl_api, pnl_views, trades_api, views
+from apps.trading import (
+    api,
+    marketdata_api,
+    pnl_api,
+    pnl_views,
+    trades_api,
+    venue_api,
+    venue_views,
+    views,
+)
 
 app_name = "trading"
 
@@ -16,6 +25,14 @@ urlpatterns = [
     path("positions/", pnl_views.positions, name="positions"),
     path("pnl/", pnl_views.pnl, name="pnl"),
     path("pnl/close/", pnl_views.pnl_close, name="pnl-close"),
+    # The internal venue (apps.trading.venue_views)
+    path("venue/", venue_views.venue, name="venue"),
+    path("venue/contracts/<int:pk>/", venue_views.contract_book, name="venue-contract"),
+    path("venue/orders/", venue_views.my_orders, name="venue-orders"),
+    path("venue/orders/new/", venue_views.order_new, name="venue-order-new"),
+    path("venue/orders/<int:pk>/", venue_views.order_detail, name="venue-order-detail"),
+    path("venue/orders/<int:pk>/cancel/", venue_views.order_cancel, name="venue-order-cancel"),
+    path("venue/orders/<int:pk>/replace/", venue_views.order_replace, name="venue-order-replace"),
 ]
 
 api_urlpatterns = [
@@ -49,4 +66,19 @@ api_urlpatterns = [
         name="trade-valuation",
     ),
     path("pnl/", pnl_api.BookPnlView.as_view(), name="pnl"),
+    # The internal venue (apps.trading.venue_api)
+    path("venue/contracts/", venue_api.ContractListView.as_view(), name="venue-contract-list"),
+    path("venue/contracts/<int:pk>/book/", venue_api.BookView.as_view(), name="venue-book"),
+    path("venue/orders/", venue_api.OrderListCreateView.as_view(), name="venue-order-list"),
+    path("venue/orders/<int:pk>/", venue_api.OrderDetailView.as_view(), name="venue-order-detail"),
+    path(
+        "venue/orders/<int:pk>/cancel/",
+        venue_api.OrderCancelView.as_view(),
+        name="venue-order-cancel",
+    ),
+    path(
+        "venue/orders/<int:pk>/replace/",
+        venue_api.OrderReplaceView.as_view(),
+        name="venue-order-replace",
+    ),
 ]
