@@ -877,9 +877,15 @@ class _Run:
                 "contract": contract.pk,
                 "bids": [_level(level, contract) for level in depth.bids],
                 "asks": [_level(level, contract) for level in depth.asks],
-                "trades": list(reversed(self.tape)),  # newest first, as the tape shows them
             },
         )
+        if self.tape:
+            publish_after_commit(
+                venue_group(),
+                "live/venue_tape.html",
+                # Newest first, as the tape shows them.
+                {"contract": contract.pk, "trades": list(reversed(self.tape))},
+            )
         by_desk: dict[int, list[Order]] = defaultdict(list)
         for each in self.orders.values():
             by_desk[each.desk_id].append(each)
