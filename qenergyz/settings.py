@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.compliance",
     "apps.trading",
+    "apps.risk",
 ]
 
 MIDDLEWARE = [
