@@ -244,10 +244,15 @@ def pretrade_check_many(
         table = _rules_in_force(at)
         broken = _broken_rules(table)
         counterparties = _counterparties(p.counterparty_id for p in proposals)
+        # A batch's proposals share a few jurisdictions: each one's rules are merged once.
+        rules = {
+            jurisdiction: _rules_for(jurisdiction, table)
+            for jurisdiction in {p.jurisdiction for p in proposals}
+        }
         return [
             _check_one(
                 proposal,
-                _rules_for(proposal.jurisdiction, table),
+                rules[proposal.jurisdiction],
                 counterparties.get(proposal.counterparty_id),
                 broken,
             )

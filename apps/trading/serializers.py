@@ -1,6 +1,9 @@
 import datetime
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import extend_schema_field
@@ -151,6 +154,99 @@ class TradeTermsInputSerializer(serializers.Serializer):
     executed_at = serializers.DateTimeField(
         required=False, allow_null=True, default=None, help_text=_("Default: now.")
     )
+
+
+class PlainTermsReader:
+    """Reads trade terms sent in their plain form as TradeTermsInputSerializer does, only faster.
+
+    Plain: text in ASCII, numbers as strings or integers, ISO dates, ISO times with an offset,
+    null only where the field allows it. A bulk request of 1,000 trades spent more time in the
+    serializer's generic field machinery than in booking them (bench/booking.py). Anything else
+    (a blank, a wrong type, a value out of range or a time without its zone) gives None, and the
+    serializer then reads the item itself, with its own error messages.
+    tests/trading/test_booking_perf.py holds the two to the same results.
+    """
+
+    def __init__(self, serializer: "TradeTermsInputSerializer") -> None:
+        self.fields = list(serializer.fields.items())
+        # Read once: the serializer looks the request's time zone up for every value.
+        self.time_zone = serializer.fields["executed_at"].default_timezone()
+
+    def read(self, data: Mapping[str, Any]) -> dict[str, Any] | None:
+        values: dict[str, Any] = {}
+        for name, field in self.fields:
+            if name not in data:
+                if field.required:
+                    return None
+                values[name] = field.get_default()
+                continue
+            raw = data[name]
+            if raw is None:
+                if not field.allow_null:
+                    return None
+                values[name] = None
+                continue
+            reader = _PLAIN_READERS.get(type(field))
+            value = reader(self, field, raw) if reader is not None else _NOT_PLAIN
+            if value is _NOT_PLAIN:
+                return None
+            values[name] = value
+        return values
+
+    def _text(self, field: serializers.CharField, raw: Any) -> Any:
+        if type(raw) is not str or not raw.isascii() or "\x00" in raw:
+            return _NOT_PLAIN
+        value = raw.strip()
+        if not value:
+            return "" if field.allow_blank else _NOT_PLAIN
+        if field.max_length is not None and len(value) > field.max_length:
+            return _NOT_PLAIN
+        return value
+
+    def _choice(self, field: serializers.ChoiceField, raw: Any) -> Any:
+        if type(raw) is not str:
+            return _NOT_PLAIN
+        if not raw:
+            return "" if field.allow_blank else _NOT_PLAIN
+        return field.choice_strings_to_values.get(raw, _NOT_PLAIN)
+
+    def _decimal(self, field: serializers.DecimalField, raw: Any) -> Any:
+        if type(raw) is not str and type(raw) is not int:
+            return _NOT_PLAIN
+        try:
+            return field.to_internal_value(raw)  # the field's own parsing, rounding and limits
+        except serializers.ValidationError:
+            return _NOT_PLAIN
+
+    def _date(self, field: serializers.DateField, raw: Any) -> Any:
+        if type(raw) is not str:
+            return _NOT_PLAIN
+        try:
+            value = parse_date(raw)
+        except ValueError:
+            return _NOT_PLAIN
+        return _NOT_PLAIN if value is None else value
+
+    def _datetime(self, field: serializers.DateTimeField, raw: Any) -> Any:
+        if type(raw) is not str or self.time_zone is None:
+            return _NOT_PLAIN
+        try:
+            value = parse_datetime(raw)
+            if value is None or value.tzinfo is None or value.utcoffset() is None:
+                return _NOT_PLAIN
+            return value.astimezone(self.time_zone)
+        except (ValueError, OverflowError):
+            return _NOT_PLAIN
+
+
+_NOT_PLAIN = object()
+_PLAIN_READERS: dict[type, Callable[..., Any]] = {
+    serializers.CharField: PlainTermsReader._text,
+    serializers.ChoiceField: PlainTermsReader._choice,
+    serializers.DecimalField: PlainTermsReader._decimal,
+    serializers.DateField: PlainTermsReader._date,
+    serializers.DateTimeField: PlainTermsReader._datetime,
+}
 
 
 class TradeAmendInputSerializer(TradeTermsInputSerializer):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -173,7 +174,7 @@ class TradeTerms:
 
     @classmethod
     def field_names(cls) -> frozenset[str]:
-        return frozenset(f.name for f in fields(cls))
+        return _TERM_NAMES
 
     @classmethod
     def from_version(cls, version: TradeVersion) -> "TradeTerms":
@@ -199,6 +200,9 @@ class TradeTerms:
             trade_date=version.trade_date,
             executed_at=version.executed_at,
         )
+
+
+_TERM_NAMES = frozenset(f.name for f in fields(TradeTerms))
 
 
 @dataclass
@@ -298,7 +302,7 @@ class _Refs:
         key = (market.pk, start, end, profile)
         if key not in self._hours:
             span = Period(PeriodKind.DAY, start, end)
-            self._hours[key] = hours_in(span, self.calendar(market), Profile(profile))
+            self._hours[key] = _hours_in(span, self.calendar(market), Profile(profile))
         return self._hours[key]
 
     def curve(self, market: Market, pricing_date: date) -> Any | None:
@@ -334,6 +338,16 @@ class _Refs:
 
 # --- Validation -----------------------------------------------------------------------------------
 
+# Read for every item of a batch: the choices once (`.values` builds a new list each time), and
+# the periods and delivery hours remembered across batches (both depend only on their
+# arguments, calendars included, which are immutable and hashable).
+_DEAL_TYPES = frozenset(DealType.values)
+_SIDES = frozenset(Side.values)
+_PROFILES = frozenset(DeliveryProfile.values)
+_OPTION_KINDS = frozenset(OptionKind.values)
+_parse_period = lru_cache(maxsize=1024)(parse_period)
+_hours_in = lru_cache(maxsize=4096)(hours_in)
+
 
 def _decimal(value: Any) -> Decimal | None:
     if isinstance(value, Decimal):
@@ -364,9 +378,9 @@ def _resolve(terms: TradeTerms, refs: _Refs, errors: dict[str, list[Any]]) -> di
     if counterparty is None:
         error("counterparty", _("Unknown counterparty."))
     found["counterparty"] = counterparty
-    if terms.deal_type not in DealType.values:
+    if terms.deal_type not in _DEAL_TYPES:
         error("deal_type", _("Unknown deal type."))
-    if terms.side not in Side.values:
+    if terms.side not in _SIDES:
         error("side", _("Give the side: buy or sell."))
     market = refs.markets.get(terms.market)
     if market is None:
@@ -396,7 +410,7 @@ def _resolve(terms: TradeTerms, refs: _Refs, errors: dict[str, list[Any]]) -> di
                 % {"market": market.code, "unit": market.quotation_unit.code},
             )
         found["unit"] = market.quotation_unit
-        if terms.profile not in DeliveryProfile.values:
+        if terms.profile not in _PROFILES:
             error("profile", _("Unknown profile: base, peak or offpeak."))
         elif terms.profile != DeliveryProfile.BASE and not market.has_peak:
             error(
@@ -408,7 +422,7 @@ def _resolve(terms: TradeTerms, refs: _Refs, errors: dict[str, list[Any]]) -> di
     period: Period | None = None
     if terms.period:
         try:
-            period = parse_period(terms.period)
+            period = _parse_period(terms.period)
         except PeriodError:
             error(
                 "period", _("Unknown period code; use e.g. 2026-03, 2026-Q2, SUM-2026, CAL-2027.")
@@ -440,7 +454,7 @@ def _resolve(terms: TradeTerms, refs: _Refs, errors: dict[str, list[Any]]) -> di
         error("index_market", _("Only an index-priced forward has an index market."))
     found["index_market"] = index_market
     if terms.deal_type == DealType.OPTION:
-        if terms.option_type not in OptionKind.values:
+        if terms.option_type not in _OPTION_KINDS:
             error("option_type", _("Give the option type: call or put."))
         strike = _decimal(terms.strike) if terms.strike is not None else None
         if strike is None or strike <= 0:
@@ -1060,23 +1074,25 @@ def _write_new(
 ) -> None:
     now = timezone.now()
     refs = _reserve_refs(len(passing))
-    trades = Trade.objects.bulk_create(
-        [
-            Trade(
-                trade_ref=ref,
-                book=item.book,
-                desk=item.book.desk,  # a copy, never changed: the lists' desk scope
-                created_by=user,
-                created_at=now,
-                current_version=1,
-                status=item.status,
-                market=item.market,
-                counterparty=item.counterparty,
-                trade_date=item.trade_date,
-            )
-            for ref, (_n, item, _r) in zip(refs, passing, strict=True)
-        ]
-    )
+    trades = [
+        Trade(
+            trade_ref=ref,
+            book=item.book,
+            desk=item.book.desk,  # a copy, never changed: the lists' desk scope
+            created_by=user,
+            created_at=now,
+            current_version=1,
+            status=item.status,
+            market=item.market,
+            counterparty=item.counterparty,
+            trade_date=item.trade_date,
+        )
+        for ref, (_n, item, _r) in zip(refs, passing, strict=True)
+    ]
+    if single:
+        Trade.objects.bulk_create(trades)
+    else:
+        insert_rows(trades, with_ids=True)  # the versions refer to the trades' ids
     versions = [
         _new_version(item, trade=trade, version=1, user=user, now=now, report=report)
         for trade, (_n, item, report) in zip(trades, passing, strict=True)
