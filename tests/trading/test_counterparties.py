@@ -156,13 +156,18 @@ def test_seed_creates_an_expired_kyc_and_an_internal_counterparty(seeded):
     expired = Counterparty.objects.get(kyc_status=KycStatus.EXPIRED)
     assert expired.short_code == "ALBION"
     assert not expired.kyc_valid_on(date(2026, 11, 25))
-    internal = Counterparty.objects.select_related("internal_entity").get(
+    internal = Counterparty.objects.select_related("internal_entity").filter(
         internal_entity__isnull=False
     )
-    assert internal.internal_entity.code == "qz-eu"
-    assert internal.lei == internal.internal_entity.lei
-    lei = internal.lei
-    assert lei[-2:] == lei_check_digits(lei[:18])
+    # One per legal entity of ours, so that desks of different entities can trade together.
+    assert {c.short_code: c.internal_entity.code for c in internal} == {
+        "QZ-EU": "qz-eu",
+        "QZ-US": "qz-us",
+        "QZ-ME": "qz-me",
+    }
+    for counterparty in internal:
+        assert counterparty.lei == counterparty.internal_entity.lei
+        assert counterparty.lei[-2:] == lei_check_digits(counterparty.lei[:18])
 
 
 # --- API -----------------------------------------------------------------------------------
@@ -179,6 +184,8 @@ def test_counterparty_api_lists_counterparties_for_a_trader(seeded, trader, veri
         "NORDWIND",
         "PRAIRIE",
         "QZ-EU",
+        "QZ-ME",
+        "QZ-US",
     ]
     nordwind = body["results"][3]
     assert nordwind["legal_name"] == "Nordwind Energiehandel GmbH"
@@ -203,7 +210,7 @@ def test_counterparty_api_lists_counterparties_for_a_trader(seeded, trader, veri
     [
         ("kyc_status=expired", ["ALBION"]),
         ("kyc_status=pending", ["MERIDIAN"]),
-        ("country=US", ["PRAIRIE"]),
+        ("country=US", ["PRAIRIE", "QZ-US"]),
         ("country=gb", ["ALBION"]),
         ("sector=trading_house", ["GULFSTAR", "MERIDIAN"]),
         ("sector=utility&kyc_status=approved", ["NORDWIND"]),

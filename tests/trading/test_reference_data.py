@@ -152,7 +152,7 @@ def test_seed_reference_data_is_idempotent(db):
     second = {model.__name__: model.objects.count() for model in models}
     assert first == second
     assert first["Market"] == 10
-    assert first["Counterparty"] == 6
+    assert first["Counterparty"] == 8  # five external, and our own QZ-EU, QZ-US, QZ-ME
     assert first["Book"] == 6
     assert first["LegalEntity"] == 3
     assert first["HolidayCalendar"] == 6
