@@ -27,15 +27,17 @@ One matcher per contract at a time
     the stored next sequence (`restore`), so the book and its time priorities are the same.
 
 A fill that booking refuses
-    Both sides of a fill are booked in one savepoint: both trades or neither. If the pre-trade
-    checks (or the booking's validation) refuse either side, the fill is voided and recorded as
-    `fill_refused` on both orders, with the refusal's reasons, and both traders are told. The
-    orders are left consistent this way: an order whose own side was refused is cancelled
-    (its whole open quantity, reason `booking_refused`: the same booking would be refused
-    again); the aggressor's voided quantity is cancelled too (putting it back could cross the
-    book it has just walked); a resting order whose side was not at fault keeps the voided
-    quantity at its old time priority. The engine, which had matched it, is then rebuilt from
-    the rows so written. Fills of the same request that book stay booked.
+    Every fill is booked on both sides or not at all: the request's fills are booked together in
+    a savepoint, one trade_book_many per trader (each side by its order's trader), and if the
+    pre-trade checks (or the booking's validation) refused any side of any fill, the savepoint
+    is rolled back and the other fills are booked again without those. A refused fill is voided
+    and recorded as `fill_refused` on both orders, with the refusal's reasons, and both traders
+    are told. The orders are left consistent this way: an order whose own side was refused is
+    cancelled (its whole open quantity, reason `booking_refused`: the same booking would be
+    refused again); the aggressor's voided quantity is cancelled too (putting it back could
+    cross the book it has just walked); a resting order whose side was not at fault keeps the
+    voided quantity at its old time priority. The engine, which had matched it, is then rebuilt
+    from the rows so written. Fills of the same request that book stay booked.
 
 Rejections
     A request that is not even an order (unknown contract or book, no side, a quantity that is
@@ -58,7 +60,7 @@ from zoneinfo import ZoneInfo
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import connection, transaction
-from django.db.models import Count, Max, Min, QuerySet, Sum
+from django.db.models import Count, Exists, Max, Min, OuterRef, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -87,7 +89,7 @@ from apps.trading.models import (
     VenueContract,
 )
 from apps.trading.periods import MarketCalendar, PeriodError, day_bounds_utc, parse_period
-from apps.trading.services import TradeBlocked, TradeTerms, trade_book
+from apps.trading.services import ItemStatus, TradeTerms, trade_book_many
 
 DEPTH_LEVELS = 10
 TAPE_SIZE = 20
@@ -364,19 +366,30 @@ def _validate(user: User, ticket: OrderTicket, contract: VenueContract | None) -
     if contract is None:
         errors["contract"].append(_("Unknown contract."))
     is_trader = has_role(user, Role.TRADER)
-    desks = {d.code: d for d in desks_for_user(user)} if is_trader else {}
     book = counterparty = desk = None
     if bool(ticket.book) == bool(ticket.counterparty):
         errors["book"].append(
             _("Give your book, or for a broker's quote the broker, not both and not neither.")
         )
     elif ticket.book:
-        book = Book.objects.select_related("desk", "legal_entity").filter(code=ticket.book).first()
-        if book is None or book.desk.code not in desks:
+        # One query: the book if it is one of the user's desks', and whether its legal entity is
+        # an internal counterparty (the other side of a cross books against it).
+        book = (
+            Book.objects.select_related("desk", "legal_entity")
+            .filter(code=ticket.book, desk__in=desks_for_user(user))
+            .annotate(
+                internal=Exists(
+                    Counterparty.objects.filter(internal_entity_id=OuterRef("legal_entity_id"))
+                )
+            )
+            .first()
+            if is_trader and isinstance(ticket.book, str)
+            else None
+        )
+        if book is None:
             # The same answer for "no such book" and "not your desk's": nothing is revealed.
             errors["book"].append(_("Unknown book, or not a book of your desks."))
-            book = None
-        elif not Counterparty.objects.filter(internal_entity_id=book.legal_entity_id).exists():
+        elif not book.internal:  # type: ignore[attr-defined]
             errors["book"].append(
                 _(
                     "The book's legal entity %(entity)s is not set up as an internal "
@@ -389,6 +402,7 @@ def _validate(user: User, ticket: OrderTicket, contract: VenueContract | None) -
         else:
             desk = book.desk
     else:
+        desks = {d.code: d for d in desks_for_user(user)} if is_trader else {}
         counterparty = Counterparty.objects.filter(short_code=ticket.counterparty).first()
         if counterparty is None:
             errors["counterparty"].append(_("Unknown counterparty."))
@@ -516,7 +530,11 @@ class _Refusal:
 
 
 class _Void(Exception):
-    """Rolls a fill's savepoint back (both sides' bookings) when either side was refused."""
+    """Rolls the fills' bookings back when booking refused a side of any of them."""
+
+    def __init__(self, refused: dict[int, dict[int, _Refusal]]) -> None:
+        self.refused = refused
+        super().__init__()
 
 
 class _Run:
@@ -543,6 +561,8 @@ class _Run:
         self.notices: list[tuple[int, dict[str, Any]]] = []
         self.new_order_id: int | None = None
         self._counterparties: dict[int, Counterparty] = {}
+        # Each touched order's state columns as stored: only orders that changed are written.
+        self.stored: dict[int, tuple] = {}
 
     # -- events ------------------------------------------------------------------------------
 
@@ -566,18 +586,24 @@ class _Run:
             ).in_bulk(missing)
             for order in loaded.values():
                 order.contract = self.contract
+                self.stored[order.pk] = _state(order)
             self.orders.update(loaded)
 
     def apply(self, events: Sequence[matching.Event], order: Order) -> None:
-        """Turn the engine's events for a request about `order` into rows and bookings."""
+        """Turn the engine's events for a request about `order` (as stored) into rows and
+        bookings."""
+        self.stored.setdefault(order.pk, _state(order))
         self.orders[order.pk] = order
         fills = [e for e in events if isinstance(e, matching.Fill)]
         self._load(
             [e.resting_order_id for e in fills]
             + [e.order_id for e in events if isinstance(e, matching.Cancelled)]
         )
+        self._refusals, self._trades = {}, {}
         if fills:
             self._prepare_booking(fills)
+            self._book(fills)
+        numbers = {id(fill): number for number, fill in enumerate(fills)}
         for event in events:
             if isinstance(event, matching.Accepted):
                 order.sequence = event.sequence
@@ -589,7 +615,7 @@ class _Run:
                     sequence=event.sequence,
                 )
             elif isinstance(event, matching.Fill):
-                self._fill(event)
+                self._fill(numbers[id(event)], event)
             elif isinstance(event, matching.Cancelled):
                 cancelled = self.orders[event.order_id]
                 cancelled.open_quantity -= event.quantity
@@ -693,44 +719,81 @@ class _Run:
             executed_at=self.now,
         )
 
-    def _book_side(self, own: Order, other: Order, fill: matching.Fill) -> Any:
-        """Book our side of the fill for `own`: the trade, or a _Refusal."""
-        terms = self._terms(own, other, fill)
-        if isinstance(terms, _Refusal):
-            return terms
-        try:
-            return trade_book(user=own.trader, terms=terms).trade
-        except TradeBlocked as exc:
-            return _Refusal(checks=exc.report.as_list())
-        except ValidationError as exc:
-            errors = (
-                {name: [str(m) for m in ms] for name, ms in exc.message_dict.items()}
-                if hasattr(exc, "error_dict")
-                else {"non_field_errors": [str(m) for m in exc.messages]}
-            )
-            return _Refusal(errors=errors)
+    def _book_batch(
+        self, fills: Sequence[matching.Fill], live: Sequence[int]
+    ) -> tuple[dict[int, dict[int, Any]], dict[int, dict[int, _Refusal]]]:
+        """Book our sides of the fills numbered `live`: one trade_book_many per trader (each
+        side is booked by its order's trader, into their own book). Returns, per fill, the
+        trades by order id, and the refusals by order id of the fills with any."""
+        items: dict[int, list[tuple[int, int, TradeTerms]]] = defaultdict(list)
+        traders: dict[int, User] = {}
+        refused: dict[int, dict[int, _Refusal]] = defaultdict(dict)
+        for number in live:
+            fill = fills[number]
+            aggressor = self.orders[fill.aggressor_order_id]
+            resting = self.orders[fill.resting_order_id]
+            for own, other in ((aggressor, resting), (resting, aggressor)):
+                if own.book_id is None:
+                    continue  # a broker's quote: only our side is booked
+                terms = self._terms(own, other, fill)
+                if isinstance(terms, _Refusal):
+                    refused[number][own.pk] = terms
+                    continue
+                items[own.trader_id].append((number, own.pk, terms))
+                traders[own.trader_id] = own.trader
+        booked: dict[int, dict[int, Any]] = defaultdict(dict)
+        for trader_id in sorted(items):
+            batch = items[trader_id]
+            try:
+                results = trade_book_many(
+                    user=traders[trader_id], terms_list=[terms for _n, _o, terms in batch]
+                )
+            except ValidationError as exc:  # the batch as a whole (never more than MAX_BULK)
+                refusal = _Refusal(errors={"non_field_errors": [str(m) for m in exc.messages]})
+                for number, order_id, _terms in batch:
+                    refused[number][order_id] = refusal
+                continue
+            for (number, order_id, _terms), result in zip(batch, results, strict=True):
+                if result.status in (ItemStatus.BOOKED, ItemStatus.PENDING_APPROVAL):
+                    booked[number][order_id] = result.trade
+                elif result.report is not None:
+                    refused[number][order_id] = _Refusal(checks=result.report.as_list())
+                else:
+                    refused[number][order_id] = _Refusal(errors=dict(result.errors))
+        return booked, refused
 
-    def _fill(self, fill: matching.Fill) -> None:
+    def _book(self, fills: Sequence[matching.Fill]) -> None:
+        """Book every fill of the request, each on both sides or not at all.
+
+        All fills are booked together in a savepoint, a batch per trader. If booking refused
+        any side of any fill, the savepoint is rolled back, those fills are set aside as
+        refused, and the others are booked again without them (refusals only remove fills, so
+        this ends; normally after one pass).
+        """
+        self._refusals: dict[int, dict[int, _Refusal]] = {}
+        self._trades: dict[int, dict[int, Any]] = {}
+        while True:
+            live = [n for n in range(len(fills)) if n not in self._refusals]
+            if not live:
+                return
+            try:
+                with transaction.atomic():
+                    booked, refused = self._book_batch(fills, live)
+                    if refused:
+                        raise _Void(refused)
+            except _Void as void:
+                self._refusals.update(void.refused)
+                continue
+            self._trades = booked
+            return
+
+    def _fill(self, number: int, fill: matching.Fill) -> None:
         aggressor = self.orders[fill.aggressor_order_id]
         resting = self.orders[fill.resting_order_id]
-        trades: dict[int, Any] = {}
-        refusals: dict[int, _Refusal] = {}
-        try:
-            # Both sides or neither: a savepoint around the two bookings.
-            with transaction.atomic():
-                for own, other in ((aggressor, resting), (resting, aggressor)):
-                    if own.book_id is None:
-                        continue  # a broker's quote: only our side is booked
-                    outcome = self._book_side(own, other, fill)
-                    if isinstance(outcome, _Refusal):
-                        refusals[own.pk] = outcome
-                    else:
-                        trades[own.pk] = outcome
-                if refusals:
-                    raise _Void
-        except _Void:
-            self._refused(fill, aggressor, resting, refusals)
+        if number in self._refusals:
+            self._refused(fill, aggressor, resting, self._refusals[number])
             return
+        trades = self._trades.get(number, {})
         self.fills += 1
         for own, other, is_aggressor in ((aggressor, resting, True), (resting, aggressor, False)):
             own.open_quantity -= fill.quantity
@@ -826,16 +889,21 @@ class _Run:
         if new:
             order.status = OrderStatus.REJECTED
             order.open_quantity = Decimal(0)
-            order.save(update_fields=["status", "open_quantity"])
+            order.sequence = None  # it never had a place in the book
+            order.save(update_fields=["status", "open_quantity", "sequence"])
         self._event(order, OrderEventKind.REJECT, reason=reason, detail={"new_order": new})
         return errors
 
     def finish(self, action: str, order: Order, payload: dict[str, Any]) -> None:
         """Write the orders' states and the events, move the book token, audit, publish."""
-        touched = [o for o in self.orders.values() if o.status != OrderStatus.REJECTED]
-        for each in touched:
+        touched = []
+        for each in self.orders.values():
+            if each.status == OrderStatus.REJECTED:
+                continue
             each.status = _status(each)
-            each.updated_at = self.now
+            if _state(each) != self.stored.get(each.pk):
+                each.updated_at = self.now
+                touched.append(each)
         if touched:
             Order.objects.bulk_update(
                 touched,
@@ -897,6 +965,18 @@ class _Run:
             )
         for trader_id, notice in self.notices:
             publish_after_commit(user_group(trader_id), "live/venue_notice.html", notice)
+
+
+def _state(order: Order) -> tuple:
+    return (
+        order.status,
+        order.open_quantity,
+        order.filled_quantity,
+        order.cancelled_quantity,
+        order.price,
+        order.quantity,
+        order.sequence,
+    )
 
 
 def _status(order: Order) -> str:
@@ -1003,6 +1083,8 @@ def order_submit(*, user: User, ticket: OrderTicket) -> VenueResult:
             quantity=valid.quantity,
             min_quantity=valid.min_quantity,
             created_at=now,
+            # The priority it gets if the engine accepts it (the rows then need no update).
+            sequence=run.engine.next_sequence,
             status=OrderStatus.OPEN,
             open_quantity=valid.quantity,
             filled_quantity=Decimal(0),

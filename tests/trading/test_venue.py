@@ -590,3 +590,30 @@ def test_a_rolled_back_request_leaves_no_trace_in_the_engine(
         user=other_desk_trader, ticket=ticket(contract, "sell", 5, "50", book="GUS-FLOW")
     )
     assert result.fills == 1
+
+
+def test_one_refused_fill_of_several_leaves_the_others_booked(
+    contract, trader, other_desk_trader
+) -> None:
+    theirs = order_submit(
+        user=other_desk_trader, ticket=ticket(contract, "sell", 3, "50", book="GUS-FLOW")
+    ).order
+    quote = order_submit(
+        user=other_desk_trader,
+        ticket=ticket(contract, "sell", 4, "50.5", book="", counterparty="NORDWIND"),
+    ).order
+    _expire_kyc("NORDWIND")  # our side of the fill against the broker's quote is refused
+    result = order_submit(user=trader, ticket=ticket(contract, "buy", 10, "51"))
+    buy = result.order
+    assert (result.fills, result.refused) == (1, 1)
+    theirs.refresh_from_db()
+    quote.refresh_from_db()
+    assert theirs.status == "filled"
+    # The buy was at fault: its voided 4 and its remaining 3 are cancelled; it books the 3.
+    assert (buy.status, buy.filled_quantity, buy.cancelled_quantity) == ("cancelled", D(3), D(7))
+    # The broker's quote was not: it keeps its 4 at its place.
+    assert (quote.status, quote.open_quantity, quote.sequence) == ("open", D(4), 2)
+    books = sorted(Trade.objects.values_list("book__code", "counterparty__short_code"))
+    assert books == [("GUS-FLOW", "QZ-EU"), ("PEU-FLOW", "QZ-US")]
+    assert _ladder(contract) == ([], [("50.50", "4", 1)]) == _engine_ladder(contract)
+    assert_projection_is_the_fold()
