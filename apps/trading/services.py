@@ -346,7 +346,7 @@ _SIDES = frozenset(Side.values)
 _PROFILES = frozenset(DeliveryProfile.values)
 _OPTION_KINDS = frozenset(OptionKind.values)
 _parse_period = lru_cache(maxsize=1024)(parse_period)
-_hours_in = lru_cache(maxsize=4096)(hours_in)
+_hours_in = lru_cache(maxsize=1024)(hours_in)
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -625,8 +625,7 @@ def _lock(book_ids: Iterable[int], counterparty_ids: Iterable[int]) -> None:
     )
 
 
-# (counterparty id, currency) -> [sum of the known notionals, booked trades, of which without a
-# notional]: what a `CounterpartyExposure` row holds.
+# (counterparty id, currency): the key of a `CounterpartyExposure` row.
 ExposureKey = tuple[int, str]
 
 
@@ -635,6 +634,7 @@ class ExposureDeltas:
     """Changes to the counterparties' running exposures, accumulated before they are applied in
     one go (like positions.PositionDeltas)."""
 
+    # [change of the sum of the known notionals, of the booked trades, of those without one]
     changes: dict[ExposureKey, list[Any]] = field(default_factory=dict)
 
     def add(self, version: TradeVersion, sign: int) -> None:
