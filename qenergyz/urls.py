@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView
 from apps.accounts import urls as account_urls
 from apps.accounts import views as account_views
 from apps.compliance import urls as compliance_urls
+from apps.risk import urls as risk_urls
 from apps.trading import urls as trading_urls
 from qenergyz import health
 
@@ -22,10 +23,12 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("compliance/", include("apps.compliance.urls")),
     path("trading/", include("apps.trading.urls")),
+    path("risk/", include("apps.risk.urls")),
     path("admin/", admin.site.urls),
     # Each app's urls.py names its pages (`urlpatterns`) and its API (`api_urlpatterns`).
     path("api/v1/", include((account_urls.api_urlpatterns, "accounts-api"))),
     path("api/v1/", include((compliance_urls.api_urlpatterns, "compliance-api"))),
     path("api/v1/", include((trading_urls.api_urlpatterns, "trading-api"))),
+    path("api/v1/", include((risk_urls.api_urlpatterns, "risk-api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
 ]

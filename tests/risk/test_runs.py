@@ -209,7 +209,7 @@ def test_stress_scenarios_per_book(
         name="This week", kind="historical", start_date=market[1], end_date=market[4]
     )
     outside = StressScenario.objects.create(
-        name="Gas crisis 2021-22",
+        name="Before the history",
         kind="historical",
         start_date=market[0].replace(year=2021),
         end_date=market[0].replace(year=2022),

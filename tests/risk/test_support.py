@@ -106,3 +106,17 @@ def book(user, **terms) -> Trade:
     }
     values.update(terms)
     return trade_book(user=user, terms=trade_terms(**values)).trade
+
+
+def gas_book(user, **terms) -> Trade:
+    """Book a Henry Hub purchase into GUS-FLOW (the gas-us desk), in USD."""
+    values: dict[str, object] = {
+        "book": "GUS-FLOW",
+        "counterparty": "PRAIRIE",
+        "market": "henry-hub",
+        "quantity": Decimal("10000"),
+        "price": Decimal("3.5"),
+        "currency": "USD",
+    }
+    values.update(terms)
+    return book(user, **values)

@@ -1,0 +1,148 @@
+"""Forms of the risk pages: they parse what a person typed; the services check the meaning
+(parameters_clean, limit_propose…) and their ValidationErrors come back as field errors."""
+
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
+
+from apps.accounts.models import Desk
+from apps.accounts.permissions import desks_for_user
+from apps.risk.models import LimitKind, Method
+from apps.risk.parameters import FULL
+from apps.trading.models import Book, Market, Unit
+
+FIRM = "firm"
+
+
+def apply_errors(form: forms.Form, error: ValidationError) -> None:
+    """A service's ValidationError as the form's errors (unknown fields as form errors)."""
+    if hasattr(error, "error_dict"):
+        for name, messages in error.message_dict.items():
+            form.add_error(name if name in form.fields else None, messages)
+    else:
+        form.add_error(None, error.messages)
+
+
+class ScopeForm(forms.Form):
+    """The dashboard's scope: one of the user's desks, or the firm (risk managers)."""
+
+    desk = forms.ChoiceField(label=pgettext_lazy("trading desk", "Desk"), required=False)
+
+    def __init__(self, *args: Any, user: Any, firm: bool, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.desks = list(desks_for_user(user))
+        choices = [(d.code, d.name) for d in self.desks]
+        if firm:
+            choices.insert(0, (FIRM, _("Every desk (the firm)")))
+        self.fields["desk"].choices = choices
+        self.firm = firm
+
+    def scope(self) -> tuple[bool, Any]:
+        """(valid, desk or None for the firm); without a choice, the firm for risk managers,
+        else the first desk. A desk that is not the user's is not valid (a 404)."""
+        code = ""
+        if self.is_bound and self.data.get("desk"):
+            if not self.is_valid():
+                return False, None
+            code = self.cleaned_data["desk"]
+        if not code:
+            code = FIRM if self.firm else (self.desks[0].code if self.desks else "")
+        self.fields["desk"].initial = code
+        if code == FIRM:
+            return self.firm, None
+        desk = next((d for d in self.desks if d.code == code), None)
+        return desk is not None, desk
+
+
+class RunForm(forms.Form):
+    desk = forms.ChoiceField(label=pgettext_lazy("trading desk", "Desk"), required=False)
+    business_date = forms.DateField(label=_("Day"), required=False)
+    methods = forms.MultipleChoiceField(
+        label=_("Methods"),
+        choices=Method.choices,
+        widget=forms.CheckboxSelectMultiple,
+        initial=list(FULL.methods),
+    )
+    confidences = forms.CharField(
+        label=_("Confidence levels"),
+        initial=", ".join(str(c) for c in FULL.confidences),
+        help_text=_("Fractions, separated by commas: 0.99 for 99 %."),
+    )
+    window = forms.CharField(label=_("History window (days)"), initial=FULL.window)
+    horizon_days = forms.CharField(label=_("Horizon (days)"), initial=FULL.horizon_days)
+    paths = forms.CharField(label=_("Monte Carlo paths"), initial=FULL.paths)
+    seed = forms.CharField(label=_("Random seed"), initial=FULL.seed)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.desks = list(desks_for_user(user))
+        self.fields["desk"].choices = [("", _("Every desk"))] + [
+            (d.code, d.name) for d in self.desks
+        ]
+
+    def parameters(self) -> dict[str, Any]:
+        return {
+            name: self.cleaned_data[name]
+            for name in ("methods", "confidences", "window", "horizon_days", "paths", "seed")
+        }
+
+    def chosen_desk(self) -> Any:
+        code = self.cleaned_data.get("desk")
+        return next((d for d in self.desks if d.code == code), None)
+
+
+class LimitForm(forms.Form):
+    kind = forms.ChoiceField(label=_("Kind"), choices=LimitKind.choices)
+    desk = forms.ModelChoiceField(
+        label=pgettext_lazy("trading desk", "Desk"), queryset=Desk.objects.none()
+    )
+    book = forms.ModelChoiceField(
+        label=pgettext_lazy("trading book", "Book"),
+        queryset=Book.objects.none(),
+        required=False,
+        help_text=_("Empty: the whole desk."),
+    )
+    method = forms.ChoiceField(
+        label=_("VaR method"), choices=[("", "—"), *Method.choices], required=False
+    )
+    confidence = forms.CharField(label=_("VaR confidence"), required=False, initial="0.99")
+    market = forms.ModelChoiceField(
+        label=_("Market"), queryset=Market.objects.order_by("code"), required=False
+    )
+    period_code = forms.CharField(
+        label=pgettext_lazy("delivery period", "Period"),
+        required=False,
+        help_text=_("Volume limits: 2027-01, 2027-Q1, CAL-2027…"),
+    )
+    unit = forms.ModelChoiceField(
+        label=_("Unit"), queryset=Unit.objects.order_by("code"), required=False
+    )
+    amount = forms.CharField(
+        label=_("Amount"), help_text=_("Money in USD; a volume in the unit above.")
+    )
+    warning_level = forms.CharField(label=_("Warning level"), initial="0.8", required=False)
+    effective_from = forms.DateTimeField(label=_("Effective from"), required=False)
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+    def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        desks = desks_for_user(user)
+        self.fields["desk"].queryset = desks
+        self.fields["book"].queryset = Book.objects.filter(desk__in=desks).order_by("code")
+
+
+class LimitChangeForm(forms.Form):
+    amount = forms.CharField(label=_("Amount"))
+    warning_level = forms.CharField(label=_("Warning level"), initial="0.8", required=False)
+    effective_from = forms.DateTimeField(label=_("Effective from"), required=False)
+    retire = forms.BooleanField(
+        label=_("End the limit"), required=False, help_text=_("From the effective time on.")
+    )
+    reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
+
+
+class NoteForm(forms.Form):
+    note = forms.CharField(label=_("Note"), max_length=500, required=False)
