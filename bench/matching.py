@@ -24,11 +24,13 @@ Figures and targets (issue 5):
 End to end (`_measure_end_to_end`, PostgreSQL only: DATABASE_URL=postgres://..., a scratch
 database made and dropped): the same mix through the venue's API with two desks' traders, API
 tokens and Idempotency-Keys, every fill booked on both sides with the pre-trade checks; orders
-per second and queries per fill, against targets of our own (the issue sets none).
+per second (for information: wall-clock on a shared machine) and queries per resting order and
+per fill, against targets of our own (the issue sets none).
 """
 
 import argparse
 import gc
+import io
 import json
 import logging
 import os
@@ -293,13 +295,15 @@ def _naive(initial: list[OpenOrder], ops: list[tuple]) -> tuple[float, list]:
 # sets none end to end): the whole request, booking included, bounded per fill; see E2E_*.
 E2E_ORDERS = int(os.environ.get("QZ_BENCH_E2E_ORDERS", "1000"))
 E2E_DEPTH = 200  # resting orders entered (through the service, untimed) before the stream
-# Ours: about 40 ms a request on this shared 2-core machine (token auth, Idempotency-Key,
-# the contract lock, the rows, the audit chain and the answer: ~20 queries for an order that
-# rests), and a filling request is dominated by the booking service's cost per trade.
-E2E_TARGET_RATE = 25.0  # orders/s through the API for the 60/30/10 mix, fills booked
-# Bounded per fill whatever the book's depth: a single fill books two trades (each side's
-# trader's batch) plus the fill's rows; several fills of one order share each trader's batch.
-E2E_TARGET_QUERIES_PER_FILL = 60
+# Targets of ours (the issue sets none end to end), in queries, which do not depend on how busy
+# the shared machine is: an order that only rests costs a bounded number (token auth,
+# Idempotency-Key, the contract's lock, its rows, the audit chain, the answer), and a fill a
+# bounded number whatever the book's depth (a single fill books two trades, each in its trader's
+# batch, plus the fill's rows; the fills of one order share those batches). Orders per second
+# are printed for information: wall-clock on a 2-core machine shared with other work (and the
+# PostgreSQL server's own time), so they move with whatever else runs.
+E2E_TARGET_QUERIES_PER_ORDER = 25  # a resting limit order, median
+E2E_TARGET_QUERIES_PER_FILL = 60  # worst filling request, per fill
 E2E_PERIOD = "2029-03"
 E2E_TOKEN_TOUCH = 'UPDATE "accounts_apitoken" SET "last_used_at"'  # noqa: S105 - SQL, no secret
 ORDERS_URL = "/api/v1/venue/orders/"
@@ -318,7 +322,8 @@ def _e2e_setup() -> tuple[Any, dict[str, tuple[Any, str, tuple[str, ...]]]]:
     from apps.trading.venue import contract_open
 
     call_command("migrate", verbosity=0)
-    call_command("seed_reference_data", verbosity=0, from_year=2025, to_year=2030)
+    quiet = io.StringIO()  # the seed reports each calendar it loads
+    call_command("seed_reference_data", from_year=2025, to_year=2030, stdout=quiet)
     FxRate.objects.create(base="EUR", quote="USD", date=date(2026, 1, 2), rate=Decimal("1.08"))
     # Room for every fill under the credit rule (which still runs on each booking).
     Counterparty.objects.filter(internal_entity__isnull=False).update(credit_limit=Decimal("1e15"))
@@ -492,11 +497,12 @@ def _e2e_run() -> list[tuple[str, str, str, bool]]:
         f"(a filling request's queries less a resting add's median, {base:.0f}, per fill)"
     )
     return [
+        ("end to end via API, fills booked", f"{rate:,.0f} orders/s", "(info)", True),
         (
-            "end to end via API, fills booked",
-            f"{rate:,.0f} orders/s",
-            f">= {E2E_TARGET_RATE:.0f}/s (ours)",
-            rate >= E2E_TARGET_RATE,
+            "queries per resting order (API)",
+            f"{base:.0f} median",
+            f"<= {E2E_TARGET_QUERIES_PER_ORDER} (ours)",
+            base <= E2E_TARGET_QUERIES_PER_ORDER,
         ),
         (
             "queries per fill (API)",

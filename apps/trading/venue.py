@@ -1134,14 +1134,20 @@ def order_submit(*, user: User, ticket: OrderTicket) -> VenueResult:
 def _working_order_locked(user: User, order: Order) -> tuple[VenueContract, Order]:
     """The contract locked, and the order read again under the lock (its state may have
     moved since the caller read it); refuses an order that no longer rests."""
-    desks = desks_for_user(user)
-    if not has_role(user, Role.TRADER) or not desks.filter(pk=order.desk_id).exists():
+    if not has_role(user, Role.TRADER):
         raise PermissionDenied
     contract = _contract_locked(order.contract_id)
     assert contract is not None  # an order's contract is never deleted (PROTECT)
-    fresh = Order.objects.select_related(
-        "book__legal_entity", "book__desk", "counterparty", "trader", "desk"
-    ).get(pk=order.pk)
+    # Read with the desk check in the same query: another desk's order is not theirs to touch.
+    fresh = (
+        Order.objects.select_related(
+            "book__legal_entity", "book__desk", "counterparty", "trader", "desk"
+        )
+        .filter(pk=order.pk, desk__in=desks_for_user(user))
+        .first()
+    )
+    if fresh is None:
+        raise PermissionDenied
     fresh.contract = contract
     if fresh.status not in WORKING_STATUSES:
         raise OrderNotWorking

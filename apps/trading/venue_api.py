@@ -34,6 +34,7 @@ from apps.trading.models import Order, OrderEvent, OrderStatus, VenueContract
 from apps.trading.venue_serializers import (
     DepthSerializer,
     OrderDetailSerializer,
+    OrderEventSerializer,
     OrderInputSerializer,
     OrderReplaceInputSerializer,
     OrderResultSerializer,
@@ -85,10 +86,11 @@ def _result(user: Any, result: venue.VenueResult, *, created: bool) -> Response:
         return Response(
             {**result.errors, "order": result.order.pk}, status=status.HTTP_400_BAD_REQUEST
         )
-    order = _with_events(venue.orders_for_user(user)).get(pk=result.order.pk)
-    data = OrderResultSerializer(
-        {"order": order, "fills": result.fills, "fills_refused": result.refused}
-    ).data
+    # The order as the service left it (its references loaded); its events in one query.
+    order = result.order
+    order_data = OrderSerializer(order).data
+    order_data["events"] = OrderEventSerializer(venue.order_events(order), many=True).data
+    data = {"order": order_data, "fills": result.fills, "fills_refused": result.refused}
     return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 

@@ -207,3 +207,21 @@ def test_schema_describes_the_venue(api_a) -> None:
     assert "/api/v1/venue/orders/" in schema["paths"]
     post = schema["paths"]["/api/v1/venue/orders/"]["post"]
     assert any(p["name"] == "Idempotency-Key" for p in post["parameters"])
+
+
+def test_my_orders_list_query_count_does_not_grow_with_rows(api_a, contract, trader) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert api_a.get(ORDERS).status_code == 200
+        return len(captured)
+
+    order_submit(user=trader, ticket=ticket(contract, "buy", 1, "49"))
+    one = queries()
+    order_submit(user=trader, ticket=ticket(contract, "buy", 1, "48"))
+    order_submit(
+        user=trader, ticket=ticket(contract, "sell", 1, "52", book="", counterparty="NORDWIND")
+    )
+    assert queries() == one
