@@ -61,6 +61,9 @@ def contract_book(request: HttpRequest, pk: int) -> HttpResponse:
             "trades": service.last_trades(contract),
             "form": _ticket_form(request, contract=str(contract.pk), **initial),
             "trading": service.contracts_trading().filter(pk=contract.pk).exists(),
+            # The grid as text (10000, never 1E+4).
+            "tick": service.plain(contract.tick_size, contract.tick_size),
+            "lot": service.plain(contract.lot_size, contract.lot_size),
         },
     )
 

@@ -1,7 +1,8 @@
 """Issue 5's browser test: two traders of two desks, two browsers. One places a resting bid on a
 contract's page; the other, watching the same book, sees it and hits it with the order ticket.
 Both see the fill (a notice, the ladder emptied, the tape), the bidder's order turns filled on
-their open "my orders" without a reload, and the new trade appears on each desk's open blotter.
+their open "my orders" without a reload, and the new trade appears on each desk's open blotter;
+the second trader reads it all in Arabic, right to left.
 Daphne serves the ASGI application, so the sockets are the real ones."""
 
 from datetime import date
@@ -67,19 +68,24 @@ def test_resting_bid_hit_by_another_desk_fills_live_in_both_browsers(
     row.wait_for()
     assert "open" in row.locator(".venue-order-status").inner_text()
 
-    # Desk B's trader watches the same book, sees the bid, and sells 10 into it.
+    # Desk B's trader, who reads the portal in Arabic, watches the same book, sees the bid and
+    # sells 10 into it.
+    other_desk_trader.language = "ar"
+    other_desk_trader.save(update_fields=["language"])
     hitter = Browser(browser, url, other_desk_trader)
     hitter_blotter = _open(hitter, "/trading/blotter/")
     sell_page = hitter.page
     sell_page.goto(f"{url}{book_path}")
     _socket_open(sell_page)
+    assert sell_page.locator("html").get_attribute("dir") == "rtl"
     sell_bids = sell_page.locator(f"#venue-depth-{contract.pk} .venue-bids tbody tr.venue-level")
     assert sell_bids.all_inner_texts() == ["1\t10\t50.00"]
     assert sell_page.locator("select[name=book]").input_value() == "GUS-FLOW"
     _send_order(sell_page, "sell", "50.00", "10")
     sell_page.wait_for_url(f"{url}{book_path}")
     sell = Order.objects.get(side="sell")
-    assert f"Order #{sell.pk} filled: 10." in sell_page.locator("ul.messages").inner_text()
+    assert sell.status == "filled"
+    assert f"#{sell.pk}" in sell_page.locator("ul.messages").inner_text()
     assert Trade.objects.count() == 2
 
     # The bidder, without a reload: the fill notice, the ladder emptied, the trade on the tape.
@@ -108,6 +114,7 @@ def test_resting_bid_hit_by_another_desk_fills_live_in_both_browsers(
     sell_page.locator(f"#venue-tape-{contract.pk} tr.venue-trade").first.wait_for()
 
     page.screenshot(path=str(artifacts / "venue-book-after-fill.png"), full_page=True)
+    sell_page.screenshot(path=str(artifacts / "venue-book-arabic.png"), full_page=True)
     bidder_orders.screenshot(path=str(artifacts / "venue-my-orders.png"), full_page=True)
     for user in (bidder, hitter):
         assert user.errors == []

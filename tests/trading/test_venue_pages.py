@@ -234,3 +234,11 @@ def test_contract_page_in_arabic_is_right_to_left(client_a, contract) -> None:
     text = client_a.get(f"/trading/venue/contracts/{contract.pk}/").text
     assert '<html lang="ar" dir="rtl">' in text
     assert f'id="venue-depth-{contract.pk}"' in text
+
+
+def test_contract_page_shows_the_grid_as_traders_write_it(client_a, venue_data) -> None:
+    gas = contract_open(market=Market.objects.get(code="henry-hub"), period_code="2029-03")
+    text = client_a.get(f"/trading/venue/contracts/{gas.pk}/").text
+    assert "<dd><bdi>0.001</bdi></dd>" in text
+    assert "<dd><bdi>10000 MMBtu</bdi></dd>" in text
+    assert "<bdi>2029-03-01 – 2029-04-01</bdi>" in text
