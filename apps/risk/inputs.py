@@ -87,6 +87,8 @@ DAYS_PER_YEAR = Decimal(365)
 # Delivered energy is invoiced after the month and paid on this day of the next month: until
 # then a sale is owed to us (settlement exposure).
 PAYMENT_DAY = 20
+# A backtest pairs a day's P&L with a VaR forecast at most this old.
+FORECAST_AGE = timedelta(days=7)
 LABELS = ("desk", "book", "market", "tenor", "netting_set", "desk_market", "desk_tenor")
 
 
@@ -299,6 +301,10 @@ def inputs_build(
     """The inputs of a run of `desk` (every desk when None) on `business_date`, with the
     trades booked at `as_of` and `window_days` days of history (more when `history_from` is
     earlier: a stress window). Raises InputError when there is nothing to measure."""
+    if not CurveSnapshot.objects.filter(pricing_date__lte=business_date).exists():
+        # Before reading any trade: a desk without market data has nothing to measure (and a
+        # booking's quick re-run costs one query).
+        raise InputError("no_curves")
     books = list(
         Book.objects.select_related("desk", "legal_entity")
         .filter(**({"desk": desk} if desk is not None else {}))
@@ -410,7 +416,7 @@ class _ExposureBuilder:
         self.md_date = md_date
         self.markets = markets
         self.linear: dict[tuple[str, tuple[str, ...]], float] = defaultdict(float)
-        self.option_rows: list[tuple[Any, ...]] = []
+        self.options: dict[tuple[Any, ...], float] = defaultdict(float)
         self.missing: set[tuple[str, str]] = set()
         self._tenors: dict[str, set[int]] = defaultdict(set)
         self._currencies: set[str] = set()
@@ -511,19 +517,19 @@ class _ExposureBuilder:
         self._tenors[option.market].add(tenor)
         years = Decimal((option.expiry - today).days) / DAYS_PER_YEAR
         quantity = option.quantity * spec.scale * fx
-        self.option_rows.append(
-            (
-                factor,
-                float(quantity),
-                float(forward),
-                float(option.strike),
-                float(volatility),
-                float(years),
-                float(rate),
-                option.option_type is OptionType.CALL,
-                self._labels(base, option.market, f"M{tenor}"),
-            )
+        # Options with the same terms and labels are one position of their summed quantity
+        # (P&L is linear in the quantity): a book of many similar options revalues fast.
+        key = (
+            factor,
+            float(forward),
+            float(option.strike),
+            float(volatility),
+            float(years),
+            float(rate),
+            option.option_type is OptionType.CALL,
+            self._labels(base, option.market, f"M{tenor}"),
         )
+        self.options[key] += float(quantity)
         if spec.currency != state.reporting_currency:
             value = black76(
                 option_type=option.option_type,
@@ -558,7 +564,12 @@ class _ExposureBuilder:
             factor_market[fx_factor(code, currency)] = f"fx-{code.lower()}"
             factor_tenor[fx_factor(code, currency)] = 0
         linear = sorted(self.linear.items())
-        rows = sorted(self.option_rows, key=lambda row: (row[0], row[8], row[1:8]))
+        # (factor, quantity, forward, strike, volatility, years, rate, is_call, labels)
+        rows = [
+            (key[0], quantity, *key[1:])
+            for key, quantity in sorted(self.options.items())
+            if quantity != 0.0
+        ]
         linear_labels = _label_arrays([labels for (_f, labels), _v in linear])
         option_labels = _label_arrays([row[8] for row in rows])
         options = {
@@ -1072,7 +1083,9 @@ def _backtest_series(
         rows = []
         for day_text, amount in sorted(by_day.items()):
             day = date.fromisoformat(day_text)
-            earlier = [var for forecast_day, var in dated if forecast_day < day]
+            # The VaR of the latest end-of-day run before the day, if it is recent enough
+            # to be that day's forecast (a week covers weekends and holidays).
+            earlier = [var for when, var in dated if day - FORECAST_AGE <= when < day]
             rows.append([day_text, _money(amount), _money(earlier[-1]) if earlier else None])
         series[key] = rows
     return {"confidence": confidence, "series": series}

@@ -15,6 +15,7 @@ from apps.risk.models import Method, RiskRun
 ERRORS = {
     "empty": gettext_lazy("There is no booked trade to measure in this scope."),
     "no_curves": gettext_lazy("There is no forward curve on or before the run's day."),
+    "unpriced": gettext_lazy("None of the positions could be priced (see what is missing)."),
     "internal": gettext_lazy("The run failed unexpectedly; the error was logged."),
 }
 

@@ -175,6 +175,13 @@ def risk_run_incremental(*, desk: Desk) -> RiskRun | None:
     A desk without books has nothing to measure."""
     if not Book.objects.filter(desk=desk).exists():
         return None
+    waiting = RiskRun.objects.filter(
+        desk=desk, kind=RunKind.INCREMENTAL, status=RunStatus.QUEUED
+    ).first()
+    if waiting is not None:
+        # Bookings in quick succession: the run still queued will see them all when it
+        # starts (its positions are read then), so one run serves them.
+        return waiting
     return risk_run_request(user=None, desk=desk, kind=RunKind.INCREMENTAL)
 
 
@@ -232,12 +239,20 @@ def risk_run_perform(run_id: int) -> RiskRun | None:
     cannot be measured ends as failed with its reason; it never raises (the worker and an
     eager request stay up). Returns None when the run was not queued (already taken)."""
     # Claim it: a redelivered task (acks_late) finds it running and leaves it.
+    now = timezone.now()
     claimed = RiskRun.objects.filter(pk=run_id, status=RunStatus.QUEUED).update(
-        status=RunStatus.RUNNING, started_at=timezone.now()
+        status=RunStatus.RUNNING, started_at=now
     )
     if not claimed:
         return None
     run = RiskRun.objects.select_related("desk", "source_run").get(pk=run_id)
+    if run.kind in (RunKind.INTRADAY, RunKind.MANUAL, RunKind.INCREMENTAL) and (
+        run.business_date == now.date()
+    ):
+        # Today's positions are those booked when the run starts, not when it was queued:
+        # a run that waited in the queue measures the trades booked meanwhile too.
+        run.as_of = now
+        run.save(update_fields=["as_of"])
     params = parameters_from_json(run.parameters)
     timings: dict[str, float] = {}
     inputs: RunInputs | None = None
@@ -259,6 +274,12 @@ def risk_run_perform(run_id: int) -> RiskRun | None:
             )
             inputs.data["scenarios"] = [s.as_json() for s in scenarios]
         timings["inputs"] = round(time.perf_counter() - started, 4)
+        if inputs.position_count == 0:
+            # Trades there were, but nothing could be priced: say what is missing.
+            missing = inputs.data.get("missing", [])
+            return _fail(
+                run, "unpriced", timings, [{"scope": "", "code": "missing", "items": missing}]
+            )
         results = compute(inputs, params, firm=run.desk is None, scenarios=scenarios)
         timings.update(results.timings)
     except InputError as exc:
@@ -280,13 +301,16 @@ def risk_run_perform(run_id: int) -> RiskRun | None:
     return run
 
 
-def _fail(run: RiskRun, error: str, timings: dict[str, float]) -> RiskRun:
+def _fail(
+    run: RiskRun, error: str, timings: dict[str, float], problems: list | None = None
+) -> RiskRun:
     with transaction.atomic():
         run.status = RunStatus.FAILED
         run.error = error
         run.finished_at = timezone.now()
         run.timings = timings
-        run.save(update_fields=["status", "error", "finished_at", "timings"])
+        run.problems = problems or []
+        run.save(update_fields=["status", "error", "finished_at", "timings", "problems"])
         audit_append(
             actor=None,
             action="risk.run_failed",

@@ -31,7 +31,7 @@ from apps.risk.services import (
     limit_version_reject,
     risk_run_request,
 )
-from apps.trading.models import Book, Market, Position, Unit
+from apps.trading.models import Book, BookPnl, Market, Position, TradeVersion, Unit
 from tests.factories import UserFactory
 from tests.risk.test_support import (
     book,
@@ -292,3 +292,42 @@ def test_stop_loss_without_a_close_is_not_measured(
         "text": "",
         "limit": str(version.limit_id),
     } in run.problems
+
+
+def test_stop_loss_breach_since_the_last_close(
+    risk_manager, checker, trader, desk_a, market, django_capture_on_commit_callbacks
+):
+    """Daily P&L without today's close: the value now less the latest close (in dollars)."""
+    trade = book(trader)
+    yesterday = market[-2]
+    zero = Decimal(0)
+    BookPnl.objects.create(
+        book=Book.objects.get(code="PEU-FLOW"),
+        date=yesterday,
+        prior_date=market[-3],
+        currency="EUR",
+        realised=zero,
+        unrealised=Decimal("1000000.00"),
+        daily=zero,
+        daily_realised=zero,
+        time_roll=zero,
+        curve_moves=zero,
+        fx=zero,
+        new_trades=zero,
+        amendments=zero,
+        cancellations=zero,
+        unexplained=zero,
+        trade_count=1,
+        computed_at=timezone.now(),
+    )
+    version = limit_propose(
+        user=risk_manager, kind=LimitKind.STOP_LOSS, desk=desk_a, amount="10000"
+    )
+    limit_version_approve(user=checker, version=version)
+    run = _run(risk_manager, django_capture_on_commit_callbacks, methods=["parametric"])
+    quantity = TradeVersion.objects.get(trade=trade).total_quantity
+    value_now = (quantity * (100 - Decimal("85.5")) * Decimal("1.1")).quantize(Decimal("0.01"))
+    check = LimitCheck.objects.get(run=run)
+    assert check.value == Decimal("1100000.00") - value_now
+    assert check.status == CheckStatus.BREACH
+    assert Alert.objects.get().level == "breach"

@@ -3,6 +3,7 @@ snapshot a run keeps and a rerun from it, and runs that cannot be measured."""
 
 import itertools
 import math
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 import numpy as np
@@ -13,8 +14,9 @@ from scipy.stats import norm
 
 from apps.compliance.models import AuditEntry
 from apps.risk.compute import ScenarioSpec, monte_carlo_pnl, scenario_risk
-from apps.risk.engine import ewma_covariance, monte_carlo_var
+from apps.risk.engine import ewma_covariance, kupiec_pof, monte_carlo_var, traffic_light
 from apps.risk.models import (
+    BacktestResult,
     CreditExposureResult,
     RiskFigure,
     RiskRun,
@@ -25,7 +27,15 @@ from apps.risk.models import (
     StressScenario,
 )
 from apps.risk.services import risk_run_perform, risk_run_request, risk_run_rerun, snapshot_inputs
-from apps.trading.models import CurveSnapshot, TradeVersion
+from apps.trading.models import (
+    Book,
+    BookPnl,
+    CurveSnapshot,
+    Market,
+    MarketVolatility,
+    TradeVersion,
+)
+from apps.trading.pricing import OptionType, black76
 from tests.risk.test_support import (
     EUR_USD,
     book,
@@ -315,3 +325,143 @@ def test_scenario_spec_round_trips_through_json():
 def test_end_of_day_run_counts_trades_booked_by_the_end_of_its_day(risk_manager, market):
     run = risk_run_request(user=risk_manager, desk=None, kind=RunKind.END_OF_DAY)
     assert run.as_of <= timezone.now()
+
+
+def test_backtest_on_stored_pnl_closes(
+    risk_manager, trader, desk_a, market, django_capture_on_commit_callbacks
+):
+    """End-of-day runs of three past days forecast the VaR of the next; the P&L closes of
+    those next days are the realised series: one loss beyond its forecast is one exception."""
+    trade = book(trader)
+    TradeVersion.objects.filter(trade=trade).update(
+        created_at=datetime.combine(market[0], time(), tzinfo=UTC) - timedelta(days=1)
+    )
+    quick = {"window": 2, "confidences": [0.99], "methods": ["historical"], "backtest": False}
+    forecasts = {}
+    for day in market[2:5]:
+        with django_capture_on_commit_callbacks(execute=True):
+            run = risk_run_request(
+                user=risk_manager,
+                desk=desk_a,
+                kind=RunKind.END_OF_DAY,
+                business_date=day,
+                parameters={**quick, "stress": False, "credit": False},
+            )
+        run.refresh_from_db()
+        assert run.status == RunStatus.SUCCEEDED, (run.error, run.problems)
+        forecasts[day] = _total(run, "historical", desk=desk_a).var
+    eur_usd = float(EUR_USD)
+    # P&L in euros on the three next days: a small loss, a loss beyond the forecast, a gain.
+    daily = {
+        market[3]: -float(forecasts[market[2]]) / eur_usd / 10,
+        market[4]: -float(forecasts[market[3]]) / eur_usd * 2,
+        market[5]: 1000.0,
+    }
+    zero = Decimal(0)
+    BookPnl.objects.bulk_create(
+        BookPnl(
+            book=Book.objects.get(code="PEU-FLOW"),
+            date=day,
+            prior_date=day - timedelta(days=1),
+            currency="EUR",
+            realised=zero,
+            unrealised=zero,
+            daily=Decimal(repr(amount)).quantize(Decimal("0.01")),
+            daily_realised=zero,
+            time_roll=zero,
+            curve_moves=zero,
+            fx=zero,
+            new_trades=zero,
+            amendments=zero,
+            cancellations=zero,
+            unexplained=zero,
+            trade_count=1,
+            computed_at=timezone.now(),
+        )
+        for day, amount in daily.items()
+    )
+    run = _run(
+        risk_manager,
+        django_capture_on_commit_callbacks,
+        confidences=[0.99],
+        window=2,
+        backtest=True,
+    )
+    result = BacktestResult.objects.get(run=run, desk=desk_a, book__isnull=True)
+    assert (result.observations, result.exceptions) == (3, 1)
+    assert result.series["dates"] == [d.isoformat() for d in market[3:]]
+    assert result.series["exception"] == [False, True, False]
+    assert result.series["var"] == [float(forecasts[d]) for d in market[2:5]]
+    kupiec = kupiec_pof(exceptions=1, observations=3, confidence=0.99)
+    assert result.kupiec_lr == Decimal(repr(kupiec.lr_statistic)).quantize(Decimal("0.000001"))
+    assert result.zone == traffic_light(exceptions=1, observations=3, confidence=0.99).zone
+    assert result.pnl_days == 3
+    # Each close to the cent, in dollars to the cent: the first two days' fall.
+    usd = [(cents(amount) * EUR_USD).quantize(Decimal("0.01")) for amount in daily.values()]
+    assert result.max_drawdown == -(usd[0] + usd[1])
+    book_row = BacktestResult.objects.get(run=run, book__code="PEU-FLOW")
+    assert (book_row.observations, book_row.exceptions) == (3, 1)
+
+
+def test_nothing_priced_is_a_failure_naming_what_is_missing(
+    risk_manager, trader, market, django_capture_on_commit_callbacks
+):
+    book(trader, period=month_after(9))  # beyond the curves' six months
+    run = _run(risk_manager, django_capture_on_commit_callbacks)
+    assert (run.status, run.error) == (RunStatus.FAILED, "unpriced")
+    (missing,) = run.problems
+    assert missing["items"] == [["forward", f"eex-de-power {month_after(9)}"]]
+
+
+def test_option_revalued_in_full_by_black76(
+    risk_manager, trader, market, django_capture_on_commit_callbacks
+):
+    """A bought call on today's M2 (forward 100, strike 100, 50 % volatility): each scenario
+    revalues it at F·(1 + r) with trading's own Black-76 (an independent implementation)."""
+    MarketVolatility.objects.create(
+        market=Market.objects.get(code="eex-de-power"), volatility=Decimal("0.5")
+    )
+    delivery = date.fromisoformat(f"{month_after(2)}-01")
+    expiry = delivery - timedelta(days=3)
+    trade = book(
+        trader,
+        deal_type="option",
+        option_type="call",
+        strike=Decimal("100"),
+        expiry_date=expiry,
+        price=Decimal("5"),
+    )
+    quantity = float(TradeVersion.objects.get(trade=trade).total_quantity) * float(EUR_USD)
+    years = Decimal((expiry - market[-1]).days) / Decimal(365)
+
+    def call(forward: float) -> float:
+        value = black76(
+            option_type=OptionType.CALL,
+            forward=Decimal(repr(forward)),
+            strike=Decimal(100),
+            volatility=Decimal("0.5"),
+            years=years,
+            rate=Decimal(0),
+        )
+        return float(value.price)
+
+    run = _run(risk_manager, django_capture_on_commit_callbacks, credit=False)
+    assert run.status == RunStatus.SUCCEEDED, (run.error, run.problems)
+    returns = [float(b) / float(a) - 1 for a, b in itertools.pairwise(M2)]
+    pnl = [quantity * (call(100 * (1 + r)) - call(100)) for r in returns]
+    historical = _total(run, "historical")
+    assert abs(historical.var - cents(-min(pnl))) <= Decimal("0.02")
+    delta = float(
+        black76(
+            option_type=OptionType.CALL,
+            forward=Decimal(100),
+            strike=Decimal(100),
+            volatility=Decimal("0.5"),
+            years=years,
+            rate=Decimal(0),
+        ).delta
+    )
+    sigma = np.std(returns, ddof=1) * quantity * 100 * delta
+    assert abs(_total(run, "parametric").var - cents(norm.ppf(0.95) * sigma)) <= Decimal("0.02")
+    # Monte Carlo revalues in full: a bought call loses less than its delta says on the way down.
+    assert _total(run, "monte_carlo").var < _total(run, "parametric").var

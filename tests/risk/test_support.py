@@ -86,7 +86,7 @@ def fx_and_rates(days: Sequence[date], rate: Decimal = EUR_USD) -> None:
     InterestRate.objects.bulk_create(
         [
             InterestRate(currency=currency, date=day, rate=Decimal(0))
-            for day in days[-3:]
+            for day in days
             for currency in ("EUR", "USD")
         ]
     )
