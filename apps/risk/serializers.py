@@ -194,6 +194,8 @@ class LimitVersionSerializer(serializers.ModelSerializer):
 
 
 class LimitSerializer(serializers.ModelSerializer):
+    # The kinds' enum is documented once, on the input (one enum per name in the schema).
+    kind = serializers.CharField(read_only=True, help_text="var, volume or stop_loss")
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
     book = serializers.SlugRelatedField(slug_field="code", read_only=True)
     market = serializers.SlugRelatedField(slug_field="code", read_only=True)
