@@ -9,7 +9,7 @@ here, once: risk managers start runs, manage limits and acknowledge alerts, on t
 import logging
 import time
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -585,8 +585,14 @@ def alert_live_context(alert: Alert, desk_code: str) -> dict[str, Any]:
         "amount": str(alert.amount),
         "percent": str((alert.utilisation * 100).quantize(Decimal("0.1"))),
         "created_at": alert.created_at.isoformat(),
+        "created_text": alert.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "acknowledged_by": alert.acknowledged_by.get_username() if alert.acknowledged_by else "",
         "acknowledged_at": alert.acknowledged_at.isoformat() if alert.acknowledged_at else "",
+        "acknowledged_text": (
+            alert.acknowledged_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+            if alert.acknowledged_at
+            else ""
+        ),
     }
 
 

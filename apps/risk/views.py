@@ -2,6 +2,7 @@
 alerts (acknowledge). Views parse, call the services or selectors, and render; who sees what
 is the selectors' (desk scope), who may do what the services' (risk managers)."""
 
+import json
 from typing import Any
 from urllib.parse import urlencode
 
@@ -62,6 +63,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         "run_form": RunForm(user=request.user, initial={"desk": desk.code if desk else ""}),
         "live_updates": True,
         "backtest_chart": board.backtest.series if board.backtest else None,
+        # Chart numbers as JSON in data attributes (see the template): plain floats, never
+        # localised text.
+        "history_json": json.dumps(board.history),
+        "backtest_json": json.dumps(board.backtest.series if board.backtest else {}),
     }
     if request.htmx:
         return render(request, "risk/dashboard.html#live", context)

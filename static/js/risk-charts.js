@@ -1,15 +1,15 @@
 // The risk dashboard's charts: the VaR/ES history of the scope's runs, and the backtest (daily
-// P&L as bars, −VaR as a line, exceptions marked). Numbers come from json_script blocks (never
-// localised text); labels from the canvases' data attributes, already translated by the page.
+// P&L as bars, −VaR as a line, exceptions marked). Numbers come as JSON in each canvas's
+// data-series (never localised text: htmx drops <script> blocks, json_script's included, from
+// reloaded regions); labels from its other data attributes, already translated by the page.
 // The live region (#risk-live) is reloaded by htmx after every run: the charts are drawn again
 // from the new blocks. No inline script, so the page keeps its strict CSP.
 (function () {
   "use strict";
   var charts = [];
 
-  function read(id) {
-    var source = document.getElementById(id);
-    return source ? JSON.parse(source.textContent) : null;
+  function read(canvas) {
+    return canvas && canvas.dataset.series ? JSON.parse(canvas.dataset.series) : null;
   }
 
   function options(rtl) {
@@ -22,8 +22,8 @@
   }
 
   function history() {
-    var canvas = document.getElementById("risk-history-chart");
-    var data = read("risk-history-data");
+    var canvas = document.querySelector("canvas[data-chart=history]");
+    var data = read(canvas);
     if (!canvas || !data) {
       return;
     }
@@ -41,9 +41,9 @@
   }
 
   function backtest() {
-    var canvas = document.getElementById("risk-backtest-chart");
-    var data = read("risk-backtest-data");
-    if (!canvas || !data) {
+    var canvas = document.querySelector("canvas[data-chart=backtest]");
+    var data = read(canvas);
+    if (!canvas || !data || !data.dates) {
       return;
     }
     var limit = data["var"].map(function (value) { return -value; });
@@ -65,14 +65,21 @@
     if (typeof Chart === "undefined") {
       return;
     }
-    charts.forEach(function (chart) { chart.destroy(); });
-    charts = [];
-    history();
-    backtest();
+    // Charts whose canvas a reload removed are forgotten, not destroyed: Chart.js would put
+    // the canvas's old style attribute back, which the page's CSP refuses.
+    charts = charts.filter(function (chart) { return document.contains(chart.canvas); });
+    if (!charts.some(function (chart) { return chart.canvas.dataset.chart === "history"; })) {
+      history();
+    }
+    if (!charts.some(function (chart) { return chart.canvas.dataset.chart === "backtest"; })) {
+      backtest();
+    }
   }
 
-  document.addEventListener("htmx:afterSettle", function (event) {
-    if (event.target && event.target.id === "risk-live") {
+  // After any swap (the live region's reload, a pushed row) the canvases may be new ones.
+  document.addEventListener("htmx:afterSettle", function () {
+    var canvas = document.querySelector("canvas.risk-chart");
+    if (canvas && typeof Chart !== "undefined" && !Chart.getChart(canvas)) {
       draw();
     }
   });

@@ -75,3 +75,18 @@ def test_desk_without_market_data_fails_fast(trader, desk_a, django_capture_on_c
 
 def test_unknown_desk_is_logged_not_raised(db):
     assert incremental_task.delay(123456).get() == {"run": None}
+
+
+def test_booking_enqueues_the_desks_quick_rerun(
+    trader, desk_a, market, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        book(trader)  # the trading service's hook names the task after the commit
+    run = RiskRun.objects.get()
+    assert (run.kind, run.desk, run.status) == (RunKind.INCREMENTAL, desk_a, RunStatus.SUCCEEDED)
+    assert run.trade_count == 1
+
+
+def test_a_booking_that_rolls_back_enqueues_nothing(trader, market):
+    book(trader)  # never committed (the test's transaction): no on_commit callback ran
+    assert not RiskRun.objects.exists()

@@ -80,11 +80,10 @@ def test_dashboard_shows_own_desk_only(
     assert "<bdi>PEU-FLOW</bdi>" in text  # a contributor
     assert "GUS-FLOW" not in text
     assert "henry-hub" not in text
-    assert 'id="risk-history-data"' in text
-    assert 'id="risk-history-chart"' in text
+    assert 'data-chart="history" data-series="{&quot;labels&quot;: [&quot;' in text
     assert "<script>" not in text
     assert "style=" not in text
-    assert 'hx-trigger="htmx:wsAfterMessage from:body throttle:1s"' in text
+    assert 'hx-trigger="htmx:wsAfterMessage from:body delay:500ms"' in text
     assert "Run now" not in text  # traders read
     assert client.get(reverse("risk:dashboard"), {"desk": desk_b.code}).status_code == 404
     assert client.get(reverse("risk:dashboard"), {"desk": "firm"}).status_code == 404
