@@ -19,6 +19,7 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any
 
+from celery import signature
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
@@ -999,6 +1000,11 @@ def _publish(rows_by_desk: Mapping[int, list[dict[str, Any]]], *, new: bool) -> 
     for desk_id, rows in rows_by_desk.items():
         publish_after_commit(
             desk_group(desk_id), "live/trade_row.html", {"trades": rows, "new": new}
+        )
+        # Flow 1's last step: the desk's quick risk re-run, by task name (trading never imports
+        # the risk app), once committed; a rollback enqueues nothing.
+        transaction.on_commit(
+            lambda d=desk_id: signature("apps.risk.tasks.risk_run_incremental", args=[d]).delay()
         )
 
 
