@@ -57,6 +57,7 @@ bench: setup
 	$(BIN)/python bench/pnl.py
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/risk.py
+	$(BIN)/python bench/risk_eod.py
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3

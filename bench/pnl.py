@@ -124,6 +124,7 @@ def _trades(count: int) -> list[int]:
         trade = Trade(
             trade_ref=f"B-{n:07d}",
             book=books[book_code],
+            desk_id=books[book_code].desk_id,
             created_by=user,
             created_at=created,
             current_version=1,

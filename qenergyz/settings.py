@@ -193,6 +193,15 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema maps every endpoint: only signed-in users and token holders may read it.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Several models have a `status` (or `deal_type`) of their own choices: name each set once.
+    "ENUM_NAME_OVERRIDES": {
+        "TradeStatusEnum": "apps.trading.models.trades.TradeStatus",
+        "DealTypeEnum": "apps.trading.models.trades.DealType",
+        "OrderStatusEnum": "apps.trading.models.orders.OrderStatus",
+        "RiskRunStatusEnum": "apps.risk.models.RunStatus",
+        "LimitVersionStatusEnum": "apps.risk.models.VersionStatus",
+        "LimitCheckStatusEnum": "apps.risk.models.CheckStatus",
+    },
 }
 
 # --- Internationalisation ----------------------------------------------------------------------
