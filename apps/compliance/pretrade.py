@@ -18,6 +18,7 @@ from enum import StrEnum
 from typing import Any
 
 from django.apps import apps as django_apps
+from django.db.models import Subquery
 from django.utils import timezone
 from django.utils.translation import gettext
 
@@ -174,13 +175,41 @@ def _broken_rules(table: dict[str, dict[str, PreTradeRule]]) -> set[int]:
 
 
 def _counterparties(ids: Iterable[int]) -> dict[int, Any]:
-    """The counterparties' rows the rules read, in one query. Through the app registry:
-    compliance never imports trading (import-linter holds that)."""
+    """The counterparties' rows the rules read, in one query, each with `risk_credit_usage`:
+    its credit usage in the latest risk run (one more query). Through the app registry:
+    compliance never imports trading or risk (import-linter holds that)."""
     counterparty = django_apps.get_model("trading", "Counterparty")
-    return {
-        row.pk: row
-        for row in counterparty.objects.filter(pk__in=set(ids)).only(*COUNTERPARTY_FIELDS)
+    ids = set(ids)
+    rows = {
+        row.pk: row for row in counterparty.objects.filter(pk__in=ids).only(*COUNTERPARTY_FIELDS)
     }
+    usage = _risk_credit_usage(ids)
+    for pk, row in rows.items():
+        row.risk_credit_usage = usage.get(pk)
+    return rows
+
+
+def _risk_credit_usage(ids: set[int]) -> dict[int, Decimal]:
+    """Each counterparty's credit usage (max of current exposure and peak PFE, plus settlement
+    exposure; in its credit currency) in the latest finished risk run of all desks, summed over
+    our legal entities. Only all-desk runs count: a desk's quick re-run sees that desk's trades
+    only. Empty without the risk app or a run."""
+    if not django_apps.is_installed("apps.risk"):
+        return {}
+    result = django_apps.get_model("risk", "CreditExposureResult")
+    latest = (
+        result.objects.filter(
+            run__desk__isnull=True, run__status__in=["succeeded", "partial"], usage__isnull=False
+        )
+        .order_by("-run__finished_at", "-run_id")
+        .values("run_id")[:1]
+    )
+    usage: dict[int, Decimal] = {}
+    for pk, amount in result.objects.filter(
+        run_id__in=Subquery(latest), counterparty_id__in=ids, usage__isnull=False
+    ).values_list("counterparty_id", "usage"):
+        usage[pk] = usage.get(pk, Decimal(0)) + amount
+    return usage
 
 
 def _result(rule: PreTradeRule, finding: Finding) -> RuleResult:
@@ -234,7 +263,8 @@ def pretrade_check_many(
 ) -> list[CheckReport]:
     """Check each proposal against the rules in force `at` (default: now); reports in order.
 
-    Two queries whatever the number of proposals: the rules in force, then the counterparties.
+    Three queries whatever the number of proposals: the rules in force, the counterparties and
+    their credit usage in the latest risk run.
     Never raises: if the data cannot be read at all, every proposal is blocked.
     """
     if not proposals:
@@ -268,6 +298,6 @@ def pretrade_check(proposal: TradeProposal, *, at: datetime | None = None) -> Ch
     """Check one proposal (booking or amending) against the rules in force now.
 
     An amendment is judged by the rules in force when it is made, not when the trade was first
-    booked: the rules protect the firm from now on. Two queries.
+    booked: the rules protect the firm from now on. Three queries.
     """
     return pretrade_check_many([proposal], at=at)[0]

@@ -196,7 +196,11 @@ def kyc_valid(proposal: "TradeProposal", counterparty: Any, params: Any) -> Find
 
 def credit_limit(proposal: "TradeProposal", counterparty: Any, params: Any) -> Finding:
     """(exposure + this trade's notional) / limit: above 1 the rule fails, above warn_ratio it
-    warns. Exactly at the limit is within it. Both figures are in the credit currency."""
+    warns. Exactly at the limit is within it. Both figures are in the credit currency.
+
+    The exposure is the larger of the running sum of notionals (trading's, always current)
+    and the counterparty's credit usage in the latest risk run (MtM, PFE and settlement
+    exposure): whichever says more risk."""
     config = credit_params(params)
     currency = counterparty.credit_currency
     exposure = proposal.counterparty_exposure
@@ -204,6 +208,9 @@ def credit_limit(proposal: "TradeProposal", counterparty: Any, params: Any) -> F
     if exposure is None or notional is None:
         # Without the figures the limit cannot be shown to hold: fail closed.
         return Finding(Level.BLOCK, MSG_CREDIT_NOT_COMPUTED, {"currency": currency})
+    risk_usage = getattr(counterparty, "risk_credit_usage", None)
+    if risk_usage is not None:
+        exposure = max(exposure, Decimal(risk_usage))
     limit = Decimal(counterparty.credit_limit)
     utilisation = (exposure + notional) / limit
     figures = {

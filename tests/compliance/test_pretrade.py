@@ -469,7 +469,8 @@ def test_pretrade_check_many_query_count_does_not_grow_with_proposals(
 ) -> None:
     proposals = [make_proposal(CounterpartyFactory(), book) for _ in range(size)]
 
-    with django_assert_num_queries(2):  # the rules in force, the counterparties
+    # The rules in force, the counterparties, their credit usage in the latest risk run.
+    with django_assert_num_queries(3):
         reports = pretrade_check_many(proposals)
 
     assert [r.outcome for r in reports] == [Outcome.PASS] * size
@@ -759,3 +760,50 @@ def test_rule_admin_refuses_an_overlapping_rule(
     assert response.status_code == 200
     assert "overlaps" in str(response.context["adminform"].form.errors["effective_from"])
     assert PreTradeRule.objects.count() == 3
+
+
+def _risk_run(counterparty: Any, book: Any, usage: str, *, desk: Any = None) -> None:
+    """A finished risk run that found `usage` EUR of credit usage on the counterparty."""
+    from apps.risk.models import CreditExposureResult, RiskRun
+
+    now = timezone.now()
+    run = RiskRun.objects.create(
+        kind="eod",
+        status="succeeded",
+        desk=desk,
+        business_date=TRADE_DATE,
+        as_of=now,
+        currency="EUR",
+        finished_at=now,
+    )
+    CreditExposureResult.objects.create(
+        run=run,
+        counterparty=counterparty,
+        legal_entity=book.legal_entity,
+        netted=True,
+        trades=1,
+        mtm=Decimal(usage),
+        collateral=0,
+        current_exposure=Decimal(usage),
+        settlement_exposure=0,
+        peak_pfe=0,
+        limit_currency="EUR",
+        usage=Decimal(usage),
+    )
+
+
+def test_credit_limit_uses_the_latest_risk_runs_figure_when_larger(
+    counterparty: Any, book: Any
+) -> None:
+    # Notionals say 100,000; the latest all-desk risk run says 950,000 is at risk:
+    # (950,000 + 100,000) / 1,000,000 = 105% > 100%.
+    _risk_run(counterparty, book, "950000.00")
+    result = credit(counterparty, book, "100000.00", "100000.00")
+    assert result.outcome is Outcome.BLOCK
+    assert "exposure 950,000.00 EUR" in result.reason
+
+
+def test_credit_limit_ignores_a_desks_quick_rerun(counterparty: Any, book: Any) -> None:
+    # A desk's incremental run sees that desk's trades only: not the counterparty's figure.
+    _risk_run(counterparty, book, "950000.00", desk=book.desk)
+    assert credit(counterparty, book, "100000.00", "100000.00").outcome is Outcome.PASS
