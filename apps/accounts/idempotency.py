@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
 from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
@@ -28,6 +29,14 @@ from rest_framework.utils.encoders import JSONEncoder
 from apps.accounts.models import IdempotencyRecord
 
 HEADER = "Idempotency-Key"
+
+# The header as the API schema documents it, on every endpoint that creates something.
+IDEMPOTENCY_PARAMETER = OpenApiParameter(
+    HEADER,
+    str,
+    OpenApiParameter.HEADER,
+    description=str(_("Repeat the request with the same key to get the first answer again.")),
+)
 MAX_KEY_LENGTH = 255
 _NOT_STORED = frozenset({status.HTTP_409_CONFLICT, status.HTTP_429_TOO_MANY_REQUESTS})
 

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -23,7 +23,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.idempotency import HEADER, idempotent
+from apps.accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.accounts.models import Role
 from apps.accounts.permissions import desks_for_user, has_role
 from apps.risk import selectors, services
@@ -49,12 +49,6 @@ from apps.risk.serializers import (
 )
 from apps.trading.models import Book, Market, Unit
 
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    description=str(_("Repeat the request with the same key to get the first answer again.")),
-)
 ERRORS = {
     400: OpenApiResponse(description=str(_("Field errors; nothing was written."))),
     403: OpenApiResponse(description=str(_("Not allowed to do this."))),

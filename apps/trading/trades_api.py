@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import F, Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError as DRFValidationError
 from rest_framework.pagination import CursorPagination
@@ -27,7 +27,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.idempotency import HEADER, idempotent
+from apps.accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.accounts.models import Role
 from apps.accounts.permissions import has_role
 from apps.trading import selectors, services
@@ -46,12 +46,6 @@ from apps.trading.serializers import (
     rule_results,
 )
 
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    description=str(_("Repeat the request with the same key to get the first answer again.")),
-)
 ERRORS = {
     400: OpenApiResponse(description=str(_("Field errors; nothing was written."))),
     403: OpenApiResponse(description=str(_("Not allowed to do this."))),

@@ -18,7 +18,7 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
@@ -26,7 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from apps.accounts.idempotency import HEADER, idempotent
+from apps.accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent
 from apps.accounts.models import Role
 from apps.accounts.permissions import has_role
 from apps.trading import venue
@@ -42,12 +42,6 @@ from apps.trading.venue_serializers import (
     VenueContractSerializer,
 )
 
-IDEMPOTENCY_PARAMETER = OpenApiParameter(
-    HEADER,
-    str,
-    OpenApiParameter.HEADER,
-    description=str(_("Repeat the request with the same key to get the first answer again.")),
-)
 ERRORS = {
     400: OpenApiResponse(
         description=str(
