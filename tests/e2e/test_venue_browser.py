@@ -85,7 +85,8 @@ def test_resting_bid_hit_by_another_desk_fills_live_in_both_browsers(
     sell_page.wait_for_url(f"{url}{book_path}")
     sell = Order.objects.get(side="sell")
     assert sell.status == "filled"
-    assert f"#{sell.pk}" in sell_page.locator("ul.messages").inner_text()
+    # The seller reads Arabic: "نُفّذ الأمر رقم <id>: …" (the order number without "#").
+    assert str(sell.pk) in sell_page.locator("ul.messages").inner_text()
     assert Trade.objects.count() == 2
 
     # The bidder, without a reload: the fill notice, the ladder emptied, the trade on the tape.
