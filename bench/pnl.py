@@ -25,6 +25,7 @@ from decimal import Decimal
 from typing import Any
 
 from scratch import is_postgres, scratch_database
+from synthetic import booked_trade, write_trades
 
 CLOSE_TARGET_SECONDS = 30.0
 RATIO_TARGET = 50.0
@@ -92,7 +93,6 @@ def _trades(count: int) -> list[int]:
         Book,
         Counterparty,
         Market,
-        Trade,
         TradeStatus,
         TradeVersion,
         Unit,
@@ -113,61 +113,31 @@ def _trades(count: int) -> list[int]:
         first = rng.randrange(len(MONTHS) - 2)
         months = MONTHS[first : first + rng.randint(1, 3)]
         side = rng.choice(["buy", "sell"])
-        sign = 1 if side == "buy" else -1
         quantity = Decimal(rng.randint(1, 50))
         option = n % 20 == 0
         deal_type = "option" if option else rng.choice(["physical_fixed", "swap", "future"])
         level = MARKETS[market.code]
         created = wednesday if n % 100 == 0 else tuesday  # 1 % new on the closing day
-        delta = Decimal("0.5") if option else None
-        legs = [[m.isoformat(), str(sign * quantity * 720 * (delta or 1))] for m in months]
-        trade = Trade(
-            trade_ref=f"B-{n:07d}",
+        trade, version = booked_trade(
+            f"B-{n:07d}",
             book=books[book_code],
-            desk_id=books[book_code].desk_id,
-            created_by=user,
-            created_at=created,
-            current_version=1,
-            status=TradeStatus.BOOKED,
             market=market,
+            unit=units[market.code],
             counterparty=counterparty,
-            trade_date=created.date(),
+            user=user,
+            created=created,
+            months=months,
+            side=side,
+            quantity=quantity,
+            price=(level * Decimal(rng.uniform(0.9, 1.1))).quantize(Decimal("0.01")),
+            deal_type=deal_type,
+            option_type="call" if option else "",
+            strike=level if option else None,
+            expiry=date(2026, 12, 20) if option else None,
         )
         trades.append(trade)
-        versions.append(
-            TradeVersion(
-                trade=trade,
-                version=1,
-                status=TradeStatus.BOOKED,
-                created_by=user,
-                created_at=created,
-                deal_type=deal_type,
-                side=side,
-                counterparty=counterparty,
-                trader=user,
-                market=market,
-                delivery_start=months[0],
-                delivery_end=date(
-                    months[-1].year + months[-1].month // 12, months[-1].month % 12 + 1, 1
-                ),
-                quantity=quantity,
-                total_quantity=quantity * 720 * len(months),
-                unit=units[market.code],
-                price=(level * Decimal(rng.uniform(0.9, 1.1))).quantize(Decimal("0.01")),
-                currency=market.currency,
-                option_type="call" if option else "",
-                strike=level if option else None,
-                expiry_date=date(2026, 12, 20) if option else None,
-                delta=delta,
-                trade_date=created.date(),
-                executed_at=created,
-                position_legs=legs,
-            )
-        )
-    Trade.objects.bulk_create(trades, batch_size=5000)
-    for version in versions:
-        version.trade_id = version.trade.pk
-    TradeVersion.objects.bulk_create(versions, batch_size=5000)
+        versions.append(version)
+    write_trades(trades, versions)
     # On the closing day: 1 % amended (a second version), 0.5 % cancelled.
     later = []
     for n, version in enumerate(versions):

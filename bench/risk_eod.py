@@ -31,7 +31,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from scratch import BASE_DIR, is_postgres, scratch_database
+from scratch import BASE_DIR, is_postgres, scratch_database, with_database
+from synthetic import booked_trade, write_trades
 
 TARGET_SECONDS = 60.0
 HISTORY_DAYS = 300
@@ -66,13 +67,7 @@ def main() -> int:
     os.environ.pop("CELERY_BROKER_URL", None)  # this process stays eager: set-up only
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     with scratch_database(url) as name:
-        return _measure(args.trades, broker, _with_database(url, name))
-
-
-def _with_database(url: str, name: str) -> str:
-    from urllib.parse import urlsplit, urlunsplit
-
-    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+        return _measure(args.trades, broker, with_database(url, name))
 
 
 def _business_days(count: int, last: date) -> list[date]:
@@ -160,9 +155,6 @@ def _trades(count: int, today: date) -> None:
         Counterparty,
         Market,
         MasterAgreement,
-        Trade,
-        TradeStatus,
-        TradeVersion,
         Unit,
     )
     from apps.trading.positions import positions_rebuild
@@ -190,60 +182,36 @@ def _trades(count: int, today: date) -> None:
         first = rng.randrange(2, 18)
         months = [_add_months(today, first + i) for i in range(rng.randint(1, 3))]
         side = rng.choice(["buy", "sell"])
-        sign = 1 if side == "buy" else -1
         quantity = Decimal(rng.randint(1, 50))
         option = n % 20 == 0
         deal_type = "option" if option else rng.choice(["physical_fixed", "swap", "future"])
         level = Decimal(str(MARKETS[market.code][0]))
-        delta = Decimal("0.5") if option else None
-        legs = [[m.isoformat(), str(sign * quantity * 720 * (delta or 1))] for m in months]
         counterparty = counterparties[n % len(counterparties)]
-        trade = Trade(
-            trade_ref=f"R-{n:07d}",
+        # Drawn in this order (price, option type, strike) so the synthetic book stays the same.
+        price = (level * Decimal(rng.uniform(0.9, 1.1))).quantize(Decimal("0.01"))
+        option_type = rng.choice(["call", "put"]) if option else ""
+        # A handful of strikes and expiries, as a desk's options have.
+        strike = (level * Decimal(rng.choice(["0.9", "1", "1.1"]))) if option else None
+        trade, version = booked_trade(
+            f"R-{n:07d}",
             book=book,
-            desk=book.desk,
-            created_by=user,
-            created_at=created,
-            current_version=1,
-            status=TradeStatus.BOOKED,
             market=market,
+            unit=units[market.code],
             counterparty=counterparty,
-            trade_date=created.date(),
+            user=user,
+            created=created,
+            months=months,
+            side=side,
+            quantity=quantity,
+            price=price,
+            deal_type=deal_type,
+            option_type=option_type,
+            strike=strike,
+            expiry=months[0] - timedelta(days=5) if option else None,
         )
         trades.append(trade)
-        versions.append(
-            TradeVersion(
-                trade=trade,
-                version=1,
-                status=TradeStatus.BOOKED,
-                created_by=user,
-                created_at=created,
-                deal_type=deal_type,
-                side=side,
-                counterparty=counterparty,
-                trader=user,
-                market=market,
-                delivery_start=months[0],
-                delivery_end=_add_months(months[-1], 1),
-                quantity=quantity,
-                total_quantity=quantity * 720 * len(months),
-                unit=units[market.code],
-                price=(level * Decimal(rng.uniform(0.9, 1.1))).quantize(Decimal("0.01")),
-                currency=market.currency,
-                option_type=rng.choice(["call", "put"]) if option else "",
-                # A handful of strikes and expiries, as a desk's options have.
-                strike=(level * Decimal(rng.choice(["0.9", "1", "1.1"]))) if option else None,
-                expiry_date=months[0] - timedelta(days=5) if option else None,
-                delta=delta,
-                trade_date=created.date(),
-                executed_at=created,
-                position_legs=legs,
-            )
-        )
-    Trade.objects.bulk_create(trades, batch_size=5000)
-    for version in versions:
-        version.trade_id = version.trade.pk
-    TradeVersion.objects.bulk_create(versions, batch_size=5000)
+        versions.append(version)
+    write_trades(trades, versions)
     positions_rebuild()
 
 

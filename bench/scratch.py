@@ -16,7 +16,7 @@ def is_postgres(url: str) -> bool:
     return urlsplit(url).scheme in {"postgres", "postgresql", "pgsql"}
 
 
-def _with_database(url: str, name: str) -> str:
+def with_database(url: str, name: str) -> str:
     return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
 
 
@@ -24,7 +24,7 @@ def _admin_sql(url: str, statement: str) -> None:
     """CREATE/DROP DATABASE on the server's maintenance database (outside a transaction)."""
     import psycopg
 
-    with psycopg.connect(_with_database(url, "postgres"), autocommit=True) as conn:
+    with psycopg.connect(with_database(url, "postgres"), autocommit=True) as conn:
         conn.execute(statement)
 
 
@@ -35,7 +35,7 @@ def scratch_database(url: str) -> Iterator[str]:
     name = f"qz_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     _admin_sql(url, f'CREATE DATABASE "{name}"')
     try:
-        os.environ["DATABASE_URL"] = _with_database(url, name)
+        os.environ["DATABASE_URL"] = with_database(url, name)
         os.environ["DEBUG"] = "0"
         os.environ.setdefault("SECRET_KEY", "bench-scratch-database-only")
         os.environ["ALLOWED_HOSTS"] = "testserver"  # the test client's host
