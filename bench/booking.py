@@ -27,11 +27,9 @@ import time
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
-BASE_DIR = Path(__file__).resolve().parent.parent
+from scratch import is_postgres, scratch_database
 
 BULK_URL = "/api/v1/trades/bulk/"
 LIST_URL = "/api/v1/trades/"
@@ -51,19 +49,6 @@ BIG_TABLES = ("trading_trade", "trading_tradeversion")
 TOKEN_TOUCH = 'UPDATE "accounts_apitoken" SET "last_used_at"'  # noqa: S105 - SQL, no secret
 
 
-def _scratch_url(url: str, name: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(path=f"/{name}"))
-
-
-def _admin_sql(url: str, statement: str) -> None:
-    """Run CREATE/DROP DATABASE on the server's maintenance database (outside a transaction)."""
-    import psycopg
-
-    with psycopg.connect(_scratch_url(url, "postgres"), autocommit=True) as conn:
-        conn.execute(statement)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--singles", type=int, default=500, help="trades through trade_book")
@@ -71,34 +56,15 @@ def main() -> int:
     args = parser.parse_args()
 
     url = os.environ.get("DATABASE_URL", "")
-    if urlsplit(url).scheme not in {"postgres", "postgresql", "pgsql"}:
+    if not is_postgres(url):
         print(
             "bench/booking.py needs PostgreSQL: set DATABASE_URL=postgres://... (SQLite "
             "serialises every writer and has no planner worth measuring for the blotter).",
             file=sys.stderr,
         )
         return 2
-
-    scratch = f"qz_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    _admin_sql(url, f'CREATE DATABASE "{scratch}"')
-    try:
-        os.environ["DATABASE_URL"] = _scratch_url(url, scratch)
-        os.environ["DEBUG"] = "0"  # no query log kept in memory while measuring
-        os.environ.setdefault("SECRET_KEY", "bench-scratch-database-only")
-        os.environ["ALLOWED_HOSTS"] = "testserver"  # the test client's host
-        os.environ["SECURE_SSL_REDIRECT"] = "0"  # the test client speaks plain HTTP
-        os.environ["DJANGO_SETTINGS_MODULE"] = "qenergyz.settings"
-        sys.path.insert(0, str(BASE_DIR))
+    with scratch_database(url):
         return _measure(singles=args.singles, rows=args.rows)
-    finally:
-        try:
-            from django.db import connections
-
-            connections.close_all()
-        except Exception:  # noqa: S110 - Django may not even be set up; drop anyway
-            pass
-        _admin_sql(url, f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
-        print(f"scratch database {scratch} dropped")
 
 
 # --- Set-up ---------------------------------------------------------------------------------------
