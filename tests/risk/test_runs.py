@@ -45,6 +45,7 @@ from tests.risk.test_support import (
     month_after,
     seeded,  # noqa: F401 - a fixture
 )
+from tests.trading.factories import trade_versions_dated
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -333,8 +334,8 @@ def test_backtest_on_stored_pnl_closes(
     """End-of-day runs of three past days forecast the VaR of the next; the P&L closes of
     those next days are the realised series: one loss beyond its forecast is one exception."""
     trade = book(trader)
-    TradeVersion.objects.filter(trade=trade).update(
-        created_at=datetime.combine(market[0], time(), tzinfo=UTC) - timedelta(days=1)
+    trade_versions_dated(
+        datetime.combine(market[0], time(), tzinfo=UTC) - timedelta(days=1), trade=trade
     )
     quick = {"window": 2, "confidences": [0.99], "methods": ["historical"], "backtest": False}
     forecasts = {}

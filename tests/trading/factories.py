@@ -2,6 +2,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import factory
+from django.db import connection
 
 from apps.accounts.models import Jurisdiction
 from apps.trading.lei import lei_check_digits
@@ -20,6 +21,7 @@ from apps.trading.models import (
     MasterAgreement,
     Sector,
     Side,
+    TradeVersion,
     Unit,
 )
 from apps.trading.services import TradeTerms
@@ -158,3 +160,22 @@ def trade_terms(**overrides: object) -> TradeTerms:
     }
     values.update(overrides)
     return TradeTerms(**values)  # type: ignore[arg-type]
+
+
+def trade_versions_dated(created_at: datetime, **lookup: object) -> None:
+    """Test set-up only: date the stored trade versions matching `lookup` as if written at
+    `created_at` (the services stamp the real time; some cases happen on fixed days).
+
+    Trade versions are append-only: on PostgreSQL a trigger refuses UPDATE (trading migration
+    0010). Replica mode skips ordinary triggers for this one statement (the test database's
+    user owns it), as tests/compliance/test_audit_chain.py's _tamper does for audit entries."""
+    if connection.vendor != "postgresql":
+        TradeVersion.objects.filter(**lookup).update(created_at=created_at)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET session_replication_role = replica")
+    try:
+        TradeVersion.objects.filter(**lookup).update(created_at=created_at)
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SET session_replication_role = DEFAULT")

@@ -16,11 +16,10 @@ from apps.trading.models import (
     InterestRate,
     Market,
     Trade,
-    TradeVersion,
 )
 from apps.trading.pnl import booked_as_of, end_of_day, pnl_close, previous_business_day
 from apps.trading.services import trade_amend, trade_book, trade_cancel
-from tests.trading.factories import trade_terms
+from tests.trading.factories import trade_terms, trade_versions_dated
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -47,9 +46,7 @@ def curve(market: str, day: date, price: str, month: date = JAN) -> None:
 def at(trade: Trade, moment: datetime) -> None:
     """Date the trade's latest version as if it had been written at `moment` (test set-up: the
     service stamps the real time, and these cases happen on fixed days)."""
-    TradeVersion.objects.filter(trade=trade, version=trade.current_version).update(
-        created_at=moment
-    )
+    trade_versions_dated(moment, trade=trade, version=trade.current_version)
 
 
 def book(trader, moment: datetime, **terms) -> Trade:
