@@ -57,6 +57,7 @@ _VERSION_FIELDS = (
     "side",
     "market__code",
     "index_market__code",
+    "unit__code",
     "price",
     "position_legs",
     "total_quantity",
@@ -107,9 +108,12 @@ class BookedTrade:
 def _terms(row: Mapping) -> DealTerms:
     side = 1 if row["side"] == Side.BUY else -1
     months = [(date.fromisoformat(m), Decimal(q)) for m, q in row["position_legs"]]
+    booked: tuple[tuple[date, Decimal], ...] = ()
     if row["deal_type"] == "option":
-        # An option's stored legs are delta-weighted; the valuation needs its months only.
+        # An option's stored legs are delta-weighted at booking: the valuation prices its
+        # months and re-deltas those legs on its own market.
         legs = tuple((m, Decimal(0)) for m, _q in months)
+        booked = tuple(months)
     else:
         # Stored legs are signed by side; the terms carry them unsigned with the side apart.
         legs = tuple((m, side * q) for m, q in months)
@@ -124,6 +128,8 @@ def _terms(row: Mapping) -> DealTerms:
         option_type=row["option_type"],
         strike=row["strike"],
         expiry=row["expiry_date"],
+        unit=row["unit__code"],
+        booked_legs=booked,
     )
 
 
@@ -247,6 +253,7 @@ def trade_valuation(version: TradeVersion, on: date, reporting_currency: str) ->
         "side": version.side,
         "market__code": version.market.code,
         "index_market__code": version.index_market.code if version.index_market else None,
+        "unit__code": version.unit.code,
         "price": version.price,
         "position_legs": version.position_legs,
         "total_quantity": version.total_quantity,

@@ -18,6 +18,9 @@ Conventions (each is what a desk would expect and is stated once here):
   quantity-weighted forward of its delivery months, with the market's volatility, to its expiry;
   at and after expiry it is realised at its intrinsic value on the underlying's price of the
   expiry date. The premium paid or received is part of its MtM.
+- An option's position is its delta at the valuation date (Black-76's discounted delta; ±1 if
+  it expired in the money, 0 if out), not the delta it was booked at: `Valuation.redelta`
+  holds the difference per month, for the positions grid.
 - Amounts are converted into the reporting currency at the valuation day's FX rate.
 
 A portfolio's value is the sum of its exposures' values, so the value of a set of trades is
@@ -36,6 +39,7 @@ from typing import NamedTuple
 from apps.trading.pricing import OptionType, PricingError, black76, discount_factor
 
 CENT = Decimal("0.01")
+QUANTITY_STEP = Decimal("0.000001")
 DAYS_PER_YEAR = Decimal(365)
 
 
@@ -75,6 +79,9 @@ class OptionTerms:
     premium: Decimal
     expiry: date
     quantity: Decimal  # signed total quantity: buy +, sell −
+    unit: str = ""
+    # Its position legs as booked: (month, side × delta at booking × the month's quantity).
+    booked: tuple[tuple[date, Decimal], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -92,6 +99,10 @@ class DealTerms:
     option_type: str = ""
     strike: Decimal | None = None
     expiry: date | None = None
+    unit: str = ""  # the trade's quantity unit (positions are kept per unit)
+    # An option's position legs as booked (signed: side × delta at booking × month quantity);
+    # the valuation re-deltas them at its own date (`Valuation.redelta`).
+    booked_legs: tuple[tuple[date, Decimal], ...] = ()
 
 
 @dataclass
@@ -112,6 +123,8 @@ class Portfolio:
                     premium=terms.price,
                     expiry=terms.expiry or terms.legs[0][0],
                     quantity=terms.side * terms.total_quantity,
+                    unit=terms.unit,
+                    booked=terms.booked_legs,
                 )
             )
             return
@@ -237,6 +250,12 @@ class Valuation:
     # vega in the reporting currency per 1.00 (100 points) of volatility.
     delta: Decimal = Decimal(0)
     vega: Decimal = Decimal(0)
+    # Options' delta on this valuation's market minus their delta as booked, per
+    # (market, delivery month, unit): what turns the kept positions (booking delta) into the
+    # positions at this date's curve. Options that could not be priced are not re-deltaed.
+    redelta: dict[tuple[str, date, str], Decimal] = field(
+        default_factory=lambda: defaultdict(Decimal)
+    )
 
     @property
     def total(self) -> Decimal:
@@ -248,8 +267,9 @@ class Valuation:
             unrealised=self.unrealised.quantize(CENT),
             missing=set(self.missing),
             by_month={k: v.quantize(CENT) for k, v in self.by_month.items()},
-            delta=self.delta.quantize(Decimal("0.000001")),
+            delta=self.delta.quantize(QUANTITY_STEP),
             vega=self.vega.quantize(CENT),
+            redelta={k: v.quantize(QUANTITY_STEP) for k, v in self.redelta.items()},
         )
 
 
@@ -353,6 +373,8 @@ def _value_option(option: OptionTerms, pricer: _Pricer, result: Valuation) -> No
         if underlying is not None:
             payoff = max(sign * (underlying - option.strike), Decimal(0))
             result.realised += (payoff - option.premium) * option.quantity * spec.scale * fx
+            # Expired: exercised (a delta of ±1 in the underlying) if it finished in the money.
+            _redelta(option, sign if payoff > 0 else Decimal(0), result)
         return
     forward = _weighted([pricer.forward(option.market, m) for m in option.months])
     volatility = pricer.volatility(option.market)
@@ -377,6 +399,23 @@ def _value_option(option: OptionTerms, pricer: _Pricer, result: Valuation) -> No
     result.delta += now.delta * option.quantity
     result.vega += now.vega * option.quantity * spec.scale * fx
     result.by_month[(option.market, option.months[0])] += value
+    _redelta(option, now.delta, result)
+
+
+def _redelta(option: OptionTerms, delta: Decimal, result: Valuation) -> None:
+    """Record `option`'s position at `delta` less its position as booked, month by month.
+
+    The delta quantity is spread over the months as the booking spread it (the booked legs'
+    proportions, i.e. each month's delivery quantity); an option booked at a zero delta left no
+    proportions, so its months share equally."""
+    total = delta * option.quantity
+    booked = dict(option.booked)
+    weight = sum((abs(q) for q in booked.values()), Decimal(0))
+    for month in option.months:
+        leg = booked.get(month, Decimal(0))
+        share = abs(leg) / weight if weight else Decimal(1) / len(option.months)
+        key = (option.market, month, option.unit)
+        result.redelta[key] += total * share - leg
 
 
 # --- P&L explain --------------------------------------------------------------------------------
