@@ -15,7 +15,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -39,11 +39,24 @@ def _rows(trades: Iterable[Trade]) -> list[dict[str, Any]]:
     return [services.blotter_row(trade, trade.current) for trade in trades]  # type: ignore[attr-defined]
 
 
+def _blotter_filters(request: HttpRequest) -> BlotterFilterForm:
+    """The blotter's filter form, bound to the query string.
+
+    A desk or book that is not among the user's (another desk's, or none at all) is a 404, as
+    on the trade page and the API: the same answer for "missing" and "not yours", so that the
+    page and the export never confirm that another desk's book exists.
+    """
+    form = BlotterFilterForm(request.GET, user=request.user)
+    if not form.is_valid() and form.errors.keys() & {"desk", "book"}:
+        raise Http404
+    return form
+
+
 @require_GET
 @login_required
 @role_required(*BLOTTER_ROLES)
 def blotter(request: HttpRequest) -> HttpResponse:
-    form = BlotterFilterForm(request.GET, user=request.user)
+    form = _blotter_filters(request)
     page = None
     if form.is_valid():
         page = selectors.blotter_page(
@@ -147,7 +160,7 @@ def _csv_lines(trades: Iterator[Trade]) -> Iterator[str]:
 @login_required
 @role_required(*BLOTTER_ROLES)
 def blotter_csv(request: HttpRequest) -> HttpResponse:
-    form = BlotterFilterForm(request.GET, user=request.user)
+    form = _blotter_filters(request)
     if not form.is_valid():
         return HttpResponse(
             _("The filters are not valid."), status=400, content_type="text/plain; charset=utf-8"
@@ -182,6 +195,7 @@ def trade_new(request: HttpRequest) -> HttpResponse:
                     )
                 else:
                     messages.success(request, _("Trade %(ref)s booked.") % {"ref": trade.trade_ref})
+                _warn(request, result)
                 return redirect("trading:trade-detail", pk=trade.pk)
         status = 422 if checks else 400
     else:
@@ -196,6 +210,13 @@ def trade_new(request: HttpRequest) -> HttpResponse:
         {"form": form, "checks": checks, "blocked": bool(checks)},
         status=status,
     )
+
+
+def _warn(request: HttpRequest, result: services.BookingResult) -> None:
+    """Each pre-trade warning of a booking or amendment, as a message on the next page: the
+    trade went through, but the trader must see what the checks flagged (credit use, say)."""
+    for check in rule_results(result.warnings):
+        messages.warning(request, _("Pre-trade warning: %(reason)s") % {"reason": check["reason"]})
 
 
 def _current_version(trade: Trade) -> TradeVersion:
@@ -324,6 +345,7 @@ def trade_amend(request: HttpRequest, pk: int) -> HttpResponse:
                         _("Trade %(ref)s amended (version %(version)d).")
                         % {"ref": trade.trade_ref, "version": version.version},
                     )
+                _warn(request, result)
                 return redirect("trading:trade-detail", pk=trade.pk)
         status = 422 if checks else 400
     elif request.htmx or "deal_type" in request.GET:  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import translation
+from django.utils.html import escape
 from django.utils.translation import gettext
 
 from apps.accounts.models import Role
@@ -20,6 +21,7 @@ from apps.trading.models import (
     CurveSnapshot,
     Market,
     MarketVolatility,
+    Position,
     Trade,
     TradeStatus,
 )
@@ -197,11 +199,37 @@ def test_blotter_filters(trader, params, expected):
     assert _refs(response.text) == expected
 
 
-def test_blotter_filter_by_other_desk_book_is_refused(trader, other_desk_trader):
+@pytest.mark.parametrize("url", [BLOTTER, BLOTTER_CSV])
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"book": "GUS-FLOW"},  # another desk's book
+        {"desk": "gas-us"},  # another desk
+        {"book": "NO-SUCH-BOOK"},
+        {"desk": "no-such-desk"},
+        {"desk": "power-eu", "book": "GUS-FLOW"},
+    ],
+)
+def test_blotter_filter_by_other_desk_or_missing_book_is_404(
+    trader, other_desk_trader, url, params
+):
     trade_book(user=other_desk_trader, terms=_gas())
-    response = _client(trader).get(BLOTTER, {"book": "GUS-FLOW"})
+    response = _client(trader).get(url, params)
+    assert response.status_code == 404
+    assert b"T-000001" not in response.content
+
+
+def test_blotter_filter_by_other_desk_book_is_allowed_to_its_own_desk(other_desk_trader):
+    trade_book(user=other_desk_trader, terms=_gas())
+    client = _client(other_desk_trader)
+    assert _refs(client.get(BLOTTER, {"book": "GUS-FLOW"}).text) == ["T-000001"]
+    assert [r[0] for r in _csv(client.get(BLOTTER_CSV, {"desk": "gas-us"}))[1:]] == ["T-000001"]
+
+
+def test_blotter_csv_bad_filter_other_than_scope_is_400(trader):
+    response = _client(trader).get(BLOTTER_CSV, {"status": "lost"})
     assert response.status_code == 400
-    assert _refs(response.text) == []
+    assert response.text == "The filters are not valid."
 
 
 def test_blotter_query_count_same_for_1_and_3_trades(trader):
@@ -426,14 +454,130 @@ def test_deal_capture_unparseable_quantity_is_field_error(trader):
     assert "A valid number is required." in field
 
 
-def test_deal_capture_blocked_shows_reason_and_books_nothing(trader):
+def _positions() -> list[tuple[str, str, date, Decimal]]:
+    return list(
+        Position.objects.order_by("id").values_list(
+            "book__code", "market__code", "month", "quantity"
+        )
+    )
+
+
+def test_deal_capture_blocked_shows_reason_and_leaves_position_unchanged(trader):
+    trade_book(user=trader, terms=trade_terms())
+    before = _positions()
+    assert before == [("PEU-FLOW", "eex-de-power", date(2026, 3, 1), Decimal("7430"))]
+
     response = _client(trader).post(NEW_TRADE, _form(counterparty="ALBION"))
 
     assert response.status_code == 422
-    assert Trade.objects.count() == 0
+    assert Trade.objects.count() == 1
+    assert _positions() == before
     assert "The pre-trade checks blocked this trade. Nothing was booked." in response.text
     assert "The counterparty&#x27;s KYC has expired." in response.text
     assert AuditEntry.objects.filter(action="trading.trade_blocked").count() == 1
+
+
+def test_deal_capture_blocked_reason_shown_in_arabic(trader):
+    trader.language = "ar"
+    trader.save()
+    client = _client(trader)
+    client.cookies["django_language"] = "ar"
+
+    response = client.post(
+        NEW_TRADE, _form(counterparty="ALBION"), headers={"accept-language": "ar"}
+    )
+
+    assert response.status_code == 422
+    with translation.override("ar"):
+        reason = gettext("The counterparty's KYC has expired.")
+        title = gettext("The pre-trade checks blocked this trade. Nothing was booked.")
+    assert reason != "The counterparty's KYC has expired."  # the catalogue has it
+    assert '<html lang="ar" dir="rtl">' in response.text
+    assert escape(title) in response.text
+    assert f"<code>kyc_valid</code> {escape(reason)}</li>" in response.text
+    assert Trade.objects.count() == 0
+
+
+def test_deal_capture_warning_is_shown_after_booking(trader):
+    # 700 MW x 743 h x 85.50 EUR = 44,468,550 EUR: 88.94% of NORDWIND's 50,000,000 EUR limit,
+    # over the credit rule's 80% warning line and under the limit.
+    client = _client(trader)
+    response = client.post(NEW_TRADE, _form(quantity="700"))
+
+    assert response.status_code == 302
+    trade = Trade.objects.get()
+    assert trade.status == TradeStatus.BOOKED
+    page = client.get(response.headers["Location"]).text
+    messages = page.split('<ul class="messages">')[1].split("</ul>")[0]
+    assert '<li class="notice notice-success">Trade T-000001 booked.</li>' in messages
+    assert (
+        '<li class="notice notice-warning">Pre-trade warning: Credit use would reach 88.94% of '
+        "the limit of 50,000,000.00 EUR (warning above 80.00%): exposure 0.00 EUR plus this "
+        "trade 44,468,550.00 EUR.</li>"
+    ) in messages
+
+
+def test_deal_capture_without_warning_shows_none(trader):
+    client = _client(trader)
+    response = client.post(NEW_TRADE, _form())
+    page = client.get(response.headers["Location"]).text
+    messages = page.split('<ul class="messages">')[1].split("</ul>")[0]
+    assert "Pre-trade warning" not in messages
+
+
+def _field_errors(text: str, name: str) -> list[str]:
+    field = text.split(f'class="field field-{name}"')[1].split("</div>")[0]
+    return re.findall(r'<p class="error">([^<]*)</p>', field)
+
+
+@pytest.mark.parametrize(
+    ("change", "field", "error"),
+    [
+        (
+            {"currency": "USD"},
+            "currency",
+            "eex-de-power is priced in EUR; give the price in EUR.",
+        ),
+        (
+            {"market": "no-such-market"},
+            "market",
+            "Select a valid choice. no-such-market is not one of the available choices.",
+        ),
+        (
+            {"counterparty": "NOBODY"},
+            "counterparty",
+            "Select a valid choice. NOBODY is not one of the available choices.",
+        ),
+        (
+            {"book": "NO-SUCH-BOOK"},
+            "book",
+            "Select a valid choice. NO-SUCH-BOOK is not one of the available choices.",
+        ),
+        (
+            {"period": "2026-13"},
+            "period",
+            "Unknown period code; use e.g. 2026-03, 2026-Q2, SUM-2026, CAL-2027.",
+        ),
+        # The page takes a period code, not dates: dates posted anyway (ending before they
+        # start) are not read, and the missing code is the error.
+        (
+            {"period": "", "delivery_start": "2026-03-10", "delivery_end": "2026-03-01"},
+            "period",
+            "Give a period code or both delivery dates.",
+        ),
+    ],
+)
+def test_deal_capture_bad_input_is_field_error_and_writes_nothing(trader, change, field, error):
+    trade_book(user=trader, terms=trade_terms())
+    client = _client(trader)  # signing in is audited too: count from here
+    before = (_positions(), AuditEntry.objects.count())
+
+    response = client.post(NEW_TRADE, _form(**change))
+
+    assert response.status_code == 400
+    assert _field_errors(response.text, field) == [error]
+    assert Trade.objects.count() == 1
+    assert (_positions(), AuditEntry.objects.count()) == before
 
 
 def test_deal_capture_book_choices_are_own_desks(trader):
