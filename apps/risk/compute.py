@@ -32,7 +32,6 @@ from apps.risk.engine import (
     VarResult,
     backtest,
     covariance_from_matrix,
-    credit_exposure,
     ewma_covariance,
     parametric_var,
     pnl_statistics,
@@ -40,11 +39,12 @@ from apps.risk.engine import (
     simulate_value_changes,
     stress_test,
 )
+from apps.risk.engine.exposure import TRADING_DAYS_PER_YEAR, netting_set_exposure
 from apps.risk.engine.inputs import GroupLayout
 from apps.risk.engine.montecarlo import ShockModel, check_seed, rotated_maps, run_chunks
 from apps.risk.engine.options import OptionRevaluer
 from apps.risk.engine.var import age_weights, scenario_pnl, scenario_risk
-from apps.risk.inputs import RunInputs
+from apps.risk.inputs import RunInputs, add_months
 from apps.risk.parameters import RunParameters
 
 LAYOUT = ("desk", "book", "market", "tenor", "desk_market", "desk_tenor")
@@ -573,12 +573,18 @@ def _credit(
     covariance_error: str,
     results: Results,
 ) -> None:
+    """Per netting set: current exposure (today's MtM, netted or each trade's positive part,
+    less collateral), settlement exposure, and the PFE profile over the set's remaining life
+    from the simulated paths; usage = max(current, peak PFE) + settlement, in the limit's
+    currency."""
     sets: Mapping[str, Mapping[str, Any]] = inputs.data["netting_sets"]
     changes = None
     if covariance is None:
         results.problem(None, "pfe_failed", covariance_error)
     else:
         try:
+            # Grouped by the netting_set label: a netted set's positions share one group, a
+            # trade of a set without netting has its own (`apps.risk.inputs.trade_member`).
             changes = simulate_value_changes(
                 combined,
                 covariance,
@@ -590,30 +596,36 @@ def _credit(
         except RiskInputError as exc:
             results.problem(None, "pfe_failed", str(exc))
     group_index = {g: i for i, g in enumerate(changes.groups)} if changes is not None else {}
+    life = remaining_life_days(
+        inputs.market_data_date, (inputs.linear_labels, inputs.option_labels)
+    )
     for key, entry in sets.items():
         mtm = float(entry["mtm"])
         collateral = float(entry["collateral"])
-        paths = None
-        if changes is not None and key in group_index:
-            paths = mtm + changes.changes[:, :, group_index[key]][:, :, None]
-        exposure = credit_exposure(
-            mtm_today=[mtm],
-            mtm_paths=paths,
-            horizons=list(changes.horizon_days) if paths is not None else (),
+        netted = bool(entry["netted"])
+        members: dict[str, Any] = {key: entry["mtm"]} if netted else dict(entry["trade_mtm"])
+        columns = [group_index.get(label) for label in members]
+        paths = horizons = None
+        if changes is not None and any(c is not None for c in columns):
+            # Over the set's remaining life: the horizons up to the start of delivery of its
+            # last month; the first horizon past it is kept when none is inside, so a set about
+            # to deliver still has a PFE. Positions that deliver earlier keep moving to later
+            # horizons (their settled value is not modelled), which errs on the high side.
+            last = max(life.get(label, 0.0) for label in members)
+            kept = [i for i, h in enumerate(changes.horizon_days) if h <= last] or [0]
+            paths = changes.changes[:, kept, :]
+            horizons = [changes.horizon_days[i] for i in kept]
+        exposure = netting_set_exposure(
+            mtm_today=[float(v) for v in members.values()],
+            changes=paths,
+            columns=columns,
+            horizons=horizons or (),
             confidence=params.pfe_confidence,
             collateral=collateral,
-            netted=True,
+            netted=netted,
         )
         current = exposure.current_exposure
-        if not entry["netted"]:
-            # Without netting each trade's positive value counts; the simulated paths are of
-            # the set as a whole (a netted PFE: the lower bound the profile then shows).
-            values = [float(v) for v in entry.get("trade_mtm", [])] or [mtm]
-            current = credit_exposure(
-                mtm_today=values, collateral=collateral, netted=False
-            ).current_exposure
         settlement = float(entry["settlement"])
-        peak = max(exposure.peak_pfe, current)
         usage = max(current, exposure.peak_pfe) + settlement
         limit = Decimal(entry["credit_limit"]) if entry.get("credit_limit") else None
         rate = entry.get("limit_rate")
@@ -623,13 +635,13 @@ def _credit(
                 netting_set=key,
                 counterparty=int(entry["counterparty"]),
                 legal_entity=int(entry["legal_entity"]),
-                netted=bool(entry["netted"]),
+                netted=netted,
                 trades=int(entry["trades"]),
                 mtm=mtm,
                 collateral=collateral,
                 current_exposure=current,
                 settlement_exposure=settlement,
-                peak_pfe=peak,
+                peak_pfe=max(exposure.peak_pfe, current),
                 peak_horizon_days=int(exposure.peak_horizon) if exposure.peak_horizon else None,
                 profile=[
                     [h, ee, pfe]
@@ -645,6 +657,23 @@ def _credit(
                 ),
             )
         )
+
+
+def remaining_life_days(
+    today: date, label_sets: Iterable[Mapping[str, np.ndarray]]
+) -> dict[str, float]:
+    """Per netting_set label of the positions (`label_sets`: the linear and the option
+    positions' labels), the business days (252 a year) from `today` to the start of delivery
+    of its furthest month (an option: its first month); FX positions follow their trades and
+    add nothing."""
+    life: dict[str, float] = {}
+    for labels in label_sets:
+        for label, tenor in set(zip(labels["netting_set"], labels["tenor"], strict=True)):
+            if not str(tenor).startswith("M"):
+                continue
+            days = (add_months(today, int(str(tenor)[1:])) - today).days
+            life[str(label)] = max(life.get(str(label), 0.0), days * TRADING_DAYS_PER_YEAR / 365)
+    return life
 
 
 # --- Backtests and P&L statistics ----------------------------------------------------------------

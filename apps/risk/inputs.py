@@ -34,6 +34,7 @@ tenor and netting set.
 """
 
 import hashlib
+import hmac
 import io
 import math
 from collections import defaultdict
@@ -116,6 +117,25 @@ def fx_factor(currency: str, reporting: str) -> str:
 
 def netting_key(counterparty_id: int, legal_entity_id: int) -> str:
     return f"{counterparty_id}:{legal_entity_id}"
+
+
+def trade_member(key: str, trade_id: int) -> str:
+    """The netting_set label of one trade of a set without a netting agreement: each trade is
+    its own claim, so the credit figure simulates it alone (`netting_set_of` gives the set)."""
+    return f"{key}#{trade_id}"
+
+
+def netting_set_of(label: str) -> str:
+    return label.split("#", 1)[0]
+
+
+def _netted_pairs(counterparty_ids: Iterable[int]) -> set[tuple[int, int]]:
+    """(counterparty, our legal entity) pairs under a master agreement with netting."""
+    return set(
+        MasterAgreement.objects.filter(
+            counterparty_id__in=list(counterparty_ids), netting=True
+        ).values_list("counterparty_id", "legal_entity_id")
+    )
 
 
 # --- What a run measures -------------------------------------------------------------------------
@@ -216,8 +236,19 @@ class RunInputs:
 
     @classmethod
     def from_snapshot(
-        cls, *, arrays: bytes, data: Mapping[str, Any], currency: str, market_data_date: date
+        cls,
+        *,
+        arrays: bytes,
+        data: Mapping[str, Any],
+        currency: str,
+        market_data_date: date,
+        expected_digest: str | None = None,
     ) -> "RunInputs":
+        """The inputs stored by `to_npz`; with `expected_digest`, only if the arrays still have
+        the SHA-256 digest stored with them (SnapshotAltered otherwise): a rerun must measure
+        exactly what the run measured, or nothing."""
+        if expected_digest is not None:
+            snapshot_check(arrays, expected_digest)
         with np.load(io.BytesIO(bytes(arrays)), allow_pickle=False) as stored:
             names = tuple(str(n) for n in stored["history_names"])
             history = FactorHistory(
@@ -258,6 +289,21 @@ OPTION_FIELDS = (
 
 def digest(arrays: bytes) -> str:
     return hashlib.sha256(arrays).hexdigest()
+
+
+class SnapshotAltered(InputError):
+    """A snapshot whose arrays no longer have their stored digest (altered or damaged)."""
+
+    code = "snapshot_altered"
+
+    def __init__(self) -> None:
+        super().__init__(self.code)
+
+
+def snapshot_check(arrays: bytes, expected_digest: str) -> None:
+    """Raise SnapshotAltered unless `arrays` have the SHA-256 digest `expected_digest`."""
+    if not hmac.compare_digest(digest(bytes(arrays)), expected_digest):
+        raise SnapshotAltered
 
 
 # --- Reading the book of record ------------------------------------------------------------------
@@ -319,10 +365,14 @@ def inputs_build(
         if len(trades) < 5_000
         else Trade.objects.filter(book_id__in=list(book_by_id)).values_list("pk", "counterparty_id")
     )
+    netted = _netted_pairs(set(counterparties.values())) if credit else set()
     groups: dict[tuple[int, str], _Group] = {}
     for trade in trades.values():
         book = book_by_id[trade.book_id]
-        key = netting_key(counterparties[trade.trade_id], book.legal_entity_id)
+        pair = (counterparties[trade.trade_id], book.legal_entity_id)
+        key = netting_key(*pair)
+        if credit and pair not in netted:
+            key = trade_member(key, trade.trade_id)
         group = groups.get((book.pk, key))
         if group is None:
             group = groups[(book.pk, key)] = _Group(book, key)
@@ -386,9 +436,7 @@ def inputs_build(
     references["rates"] = {k: str(v) for k, v in sorted(state.rates.items())}
     references["fx"] = {k: str(v) for k, v in sorted(state.fx.items())}
     if credit:
-        data["netting_sets"] = _netting_sets(
-            groups, portfolios, valuations, state, md_date, currency
-        )
+        data["netting_sets"] = _netting_sets(groups, valuations, netted, state, md_date, currency)
     data["limits"] = _limits_in_force(
         books=books,
         desk=desk,
@@ -760,29 +808,29 @@ def _fx_history(code: str, currency: str, axis: Sequence[date]) -> tuple[np.ndar
 
 def _netting_sets(
     groups: Mapping[tuple[int, str], _Group],
-    portfolios: Mapping[tuple[int, str], DealPortfolio],
     valuations: Mapping[tuple[int, str], Any],
+    netted: set[tuple[int, int]],
     state: MarketState,
     md_date: date,
     currency: str,
 ) -> dict[str, Any]:
     """Per netting set (counterparty × our legal entity): today's unrealised MtM (netted, or
-    each trade's for a set without a netting agreement), collateral held, the settlement
-    exposure of delivered months not yet paid, and the counterparty's credit limit."""
+    each trade's for a set without a netting agreement, by its `trade_member` label),
+    collateral held, the settlement exposure of delivered months not yet paid, and the
+    counterparty's credit limit."""
     sets: dict[str, dict[str, Any]] = {}
     trades_by_set: dict[str, list[BookedTrade]] = defaultdict(list)
     mtm: dict[str, Decimal] = defaultdict(Decimal)
-    for (book_id, key), group in groups.items():
+    members: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    for (book_id, label), group in groups.items():
+        key = netting_set_of(label)
+        value = valuations[(book_id, label)].unrealised
         trades_by_set[key].extend(group.trades)
-        mtm[key] += valuations[(book_id, key)].unrealised
+        mtm[key] += value
+        if label != key:
+            members[key][label] = value  # a group of one trade: that trade's value
     pairs = [tuple(int(x) for x in key.split(":")) for key in trades_by_set]
     counterparty_ids = {cp for cp, _le in pairs}
-    netted = {
-        (cp, le)
-        for cp, le in MasterAgreement.objects.filter(
-            counterparty_id__in=counterparty_ids, netting=True
-        ).values_list("counterparty_id", "legal_entity_id")
-    }
     collateral: dict[tuple[int, int], tuple[Decimal, str]] = {}
     for cp, le, amount, ccy in (
         Collateral.objects.filter(counterparty_id__in=counterparty_ids, as_of__lte=md_date)
@@ -824,9 +872,9 @@ def _netting_sets(
             "settlement": _money(_settlement_exposure(trades, state, md_date, is_netted)),
         }
         if not is_netted:
-            entry["trade_mtm"] = [
-                _money(deal_value(DealPortfolio.of([t.terms]), state).unrealised) for t in trades
-            ]
+            entry["trade_mtm"] = {
+                label: _money(value) for label, value in sorted(members[key].items())
+            }
         counterparty = limits.get(cp)
         if counterparty is not None and counterparty.credit_limit is not None:
             entry["credit_limit"] = str(counterparty.credit_limit)

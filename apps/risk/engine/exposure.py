@@ -90,8 +90,62 @@ def credit_exposure(
         )
     if not np.isfinite(paths).all():
         raise RiskInputError("the simulated values hold a number that is not finite")
-    exposures = _exposure(paths, held, netted)  # paths × horizons
-    k = tail_count(paths.shape[0], confidence)
+    return _profile(current, _exposure(paths, held, netted), when, confidence)
+
+
+def netting_set_exposure(
+    *,
+    mtm_today: Sequence[float],
+    changes: np.ndarray | None,
+    columns: Sequence[int | None],
+    horizons: Sequence[float] = (),
+    confidence: float = 0.95,
+    collateral: float = 0.0,
+    netted: bool = True,
+) -> CreditExposure:
+    """`credit_exposure` of one netting set from the simulated value changes of a run's groups
+    (`ValueChanges.changes`, paths × horizons × groups) without a paths × trades cube.
+
+    mtm_today: today's value of each member (the set's total when netted, each trade's when
+    not); columns: each member's group in `changes` (None: no position moves, e.g. a trade
+    whose months are all delivered, so it keeps today's value). `horizons` name the horizons of
+    `changes` in order; with `changes` None only the current exposure is computed.
+    """
+    confidence = check_confidence(confidence)
+    held = finite_or_error(collateral, "collateral")
+    today = as_float_array(mtm_today, "today's values", 1)
+    if today.size == 0:
+        raise RiskInputError("the netting set has no trade")
+    if len(columns) != today.size:
+        raise RiskInputError(f"{len(columns)} columns given for {today.size} members")
+    if not np.isfinite(today).all():
+        first = int(np.flatnonzero(~np.isfinite(today))[0])
+        raise RiskInputError(f"today's value of trade {first} is not a finite number")
+    current = float(_exposure(today[None, :], held, netted)[0])
+    if changes is None:
+        return CreditExposure(current, (), (), (), 0.0, None, confidence)
+    moves = as_float_array(changes, "the simulated changes", 3)
+    when = tuple(finite_or_error(h, "a horizon") for h in horizons)
+    if moves.shape[1] != len(when) or moves.shape[0] == 0:
+        raise RiskInputError(
+            f"the simulated changes are {moves.shape}; expected (paths, {len(when)}, groups)"
+        )
+    # One member at a time into paths × horizons: netted, the values add before the floor;
+    # not netted, each trade's positive part adds (a claim the counterparty cannot offset).
+    summed = np.zeros(moves.shape[:2])
+    for value, column in zip(today, columns, strict=True):
+        path = np.full(moves.shape[:2], value) if column is None else moves[:, :, column] + value
+        summed += path if netted else np.maximum(path, 0.0)
+    if not np.isfinite(summed).all():
+        raise RiskInputError("the simulated values hold a number that is not finite")
+    return _profile(current, np.maximum(summed - held, 0.0), when, confidence)
+
+
+def _profile(
+    current: float, exposures: np.ndarray, when: tuple[float, ...], confidence: float
+) -> CreditExposure:
+    """EE, PFE per horizon and the peak from the exposures (paths × horizons)."""
+    k = tail_count(exposures.shape[0], confidence)
     pfe = -np.partition(-exposures, k - 1, axis=0)[k - 1]  # the k-th largest per horizon
     peak = int(pfe.argmax()) if pfe.size else 0
     return CreditExposure(
