@@ -1,4 +1,7 @@
+from typing import Any
+
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.db.models import Count, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -13,6 +16,7 @@ from apps.trading import (
     marketdata_admin,  # noqa: F401
     services,
     trades_admin,  # noqa: F401
+    venue,
 )
 from apps.trading.calendars import holiday_calendar_load
 from apps.trading.models import (
@@ -226,8 +230,9 @@ class MasterAgreementAdmin(admin.ModelAdmin):
     search_fields = ["counterparty__short_code", "counterparty__legal_name"]
 
 
-# --- The internal venue: read-only (contracts are opened by venue.contract_open and the seed;
-# orders and their events are written by the venue service only) ---------------------------
+# --- The internal venue: contracts are added and their settings changed through
+# venue.contract_save (checked, audited, the engines told); orders and their events are
+# written by the venue service only, so they are read-only here ---------------------------
 
 
 class OrderEventInline(ReadOnlyMixin, admin.TabularInline):
@@ -243,8 +248,29 @@ class OrderEventInline(ReadOnlyMixin, admin.TabularInline):
         return super().get_queryset(request).select_related("actor", "trade")
 
 
+class VenueContractForm(ModelForm):
+    """The venue's own checks as form errors. The admin validates and saves a form in one
+    transaction, so the contract's lock taken by `contract_check` here still holds when
+    `contract_save` writes: no order comes to rest in between."""
+
+    class Meta:
+        model = VenueContract
+        fields = ["market", "period_code", "deal_type", *venue.CONTRACT_SETTINGS]
+
+    def validate_constraints(self) -> None:
+        # Instead of the model's constraints (named, not explained): the venue's checks say it
+        # in words (greater than zero, the period already listed, orders resting).
+        if self.errors:
+            return
+        try:
+            venue.contract_check(self.instance)
+        except ValidationError as refused:
+            self.add_error(None, refused)
+
+
 @admin.register(VenueContract)
-class VenueContractAdmin(ReadOnlyMixin, admin.ModelAdmin):
+class VenueContractAdmin(admin.ModelAdmin):
+    form = VenueContractForm
     list_display = [
         "__str__",
         "deal_type",
@@ -254,8 +280,29 @@ class VenueContractAdmin(ReadOnlyMixin, admin.ModelAdmin):
         "last_trading_at",
         "active",
     ]
-    list_filter = ["market", "active"]
+    list_filter = ["market", "active", "stp_mode"]
     list_select_related = ["market"]
+    # Identity and the matcher's state: set when the contract is added, never edited.
+    identity = ["market", "period_code", "deal_type"]
+    derived = ["delivery_start", "delivery_end", "last_trading_at", "next_sequence", "created_at"]
+
+    def get_fields(self, request: HttpRequest, obj: VenueContract | None = None) -> list[str]:
+        if obj is None:
+            return [*self.identity, *venue.CONTRACT_SETTINGS]
+        return [*self.identity, *self.derived, *venue.CONTRACT_SETTINGS]
+
+    def get_readonly_fields(
+        self, request: HttpRequest, obj: VenueContract | None = None
+    ) -> list[str]:
+        return [] if obj is None else [*self.identity, *self.derived]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False  # orders and trades refer to it; close it to new orders (active) instead
+
+    def save_model(
+        self, request: HttpRequest, obj: VenueContract, form: ModelForm, change: bool
+    ) -> None:
+        venue.contract_save(user=request.user, contract=obj)  # type: ignore[arg-type]
 
 
 @admin.register(Order)

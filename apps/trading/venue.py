@@ -68,7 +68,7 @@ from django.utils.translation import gettext_lazy as _
 from apps.accounts.live import desk_group, publish_after_commit, user_group, venue_group
 from apps.accounts.models import Desk, Role, User
 from apps.accounts.permissions import desks_for_user, has_role
-from apps.compliance.audit import AuditRecord, audit_append_many
+from apps.compliance.audit import AuditRecord, audit_append, audit_append_many
 from apps.trading import matching
 from apps.trading.calendars import market_contract_expiry
 from apps.trading.models import (
@@ -215,6 +215,129 @@ def contract_open(
         },
     )
     return contract
+
+
+# What an administrator may set on a contract (the rest is its identity or the matcher's state).
+CONTRACT_SETTINGS = ("tick_size", "lot_size", "stp_mode", "active")
+
+
+def _contract_settings(contract: VenueContract) -> dict[str, Any]:
+    """The settings as stored (steps at their columns' scale: 0.050000, as the old value reads)."""
+    values = {name: getattr(contract, name) for name in CONTRACT_SETTINGS}
+    for name in ("tick_size", "lot_size"):
+        places = VenueContract._meta.get_field(name).decimal_places  # type: ignore[union-attr]
+        values[name] = Decimal(values[name]).quantize(Decimal(1).scaleb(-places))
+    return values
+
+
+def contract_check(contract: VenueContract) -> None:
+    """Refuse contract settings the venue cannot honour (ValidationError with field errors).
+
+    For a stored contract this takes its matcher's lock, held to the end of the caller's
+    transaction: the admin checks its form and saves in one transaction, so no order can come
+    to rest between this check and `contract_save`. A new contract's period is read and its
+    market × period must be new.
+    """
+    errors: dict[str, list[Any]] = defaultdict(list)
+    not_positive = {
+        "tick_size": _("The tick size must be greater than zero."),
+        "lot_size": _("The lot size must be greater than zero."),
+    }
+    for name, message in not_positive.items():
+        step = getattr(contract, name)
+        if step is None or not step.is_finite() or step <= 0:
+            errors[name].append(message)
+    if contract.stp_mode not in StpMode.values:
+        errors["stp_mode"].append(_("Choose what self-trade prevention cancels."))
+    if contract.pk is None:
+        try:
+            parse_period(contract.period_code or "")
+        except PeriodError:
+            errors["period_code"].append(
+                _("Unknown period code; use e.g. 2026-03, 2026-Q2, CAL-2027.")
+            )
+        if contract.deal_type not in VENUE_DEAL_TYPES:
+            errors["deal_type"].append(_("The venue trades forwards, swaps and futures."))
+        code = (contract.period_code or "").strip().upper()
+        if (
+            contract.market_id is not None
+            and VenueContract.objects.filter(
+                market_id=contract.market_id, period_code=code
+            ).exists()
+        ):
+            errors["period_code"].append(_("This market already has a contract for this period."))
+    else:
+        stored = _contract_locked(contract.pk)
+        assert stored is not None  # contracts are never deleted (PROTECT, no delete in admin)
+        resting = Order.objects.filter(contract_id=contract.pk, open_quantity__gt=0).count()
+        # Resting orders were accepted on the old grid: a new one would strand them off it.
+        grid_fixed = {
+            "tick_size": _(
+                "The tick size cannot change while orders rest in the book (%(count)d now): "
+                "they were priced on the present grid. Close the contract to new orders "
+                "(untick active) and change it once they are cancelled."
+            ),
+            "lot_size": _(
+                "The lot size cannot change while orders rest in the book (%(count)d now): "
+                "their quantities are lots of the present size. Close the contract to new "
+                "orders (untick active) and change it once they are cancelled."
+            ),
+        }
+        for name, message in grid_fixed.items():
+            if resting and getattr(contract, name) != getattr(stored, name):
+                errors[name].append(message % {"count": resting})
+    if errors:
+        raise ValidationError({name: list(messages) for name, messages in errors.items()})
+
+
+def contract_save(*, user: User, contract: VenueContract) -> VenueContract:
+    """Save a contract an administrator added or whose settings they changed, in one
+    transaction: checked (`contract_check`), audited old → new, and its book token replaced,
+    so that every process rebuilds its engine for the contract with the new tick and lot size
+    and self-trade prevention mode before its next order. A save that changes nothing is
+    neither audited nor a new token."""
+    with transaction.atomic():
+        contract_check(contract)
+        if contract.pk is None:
+            period = parse_period(contract.period_code)
+            contract.period_code = contract.period_code.strip().upper()
+            contract.delivery_start, contract.delivery_end = period.start, period.end
+            contract.last_trading_at = contract_last_trading_at(contract.market, period.start)
+            contract.book_token = secrets.token_hex(16)
+            contract.save()
+            audit_append(
+                actor=user,
+                action="trading.venue_contract_added",
+                obj=contract,
+                payload={
+                    "contract": contract.code,
+                    "deal_type": contract.deal_type,
+                    "last_trading_at": contract.last_trading_at,
+                    **_contract_settings(contract),
+                },
+            )
+            return contract
+        # Read under the lock contract_check took: the matcher's state is never overwritten.
+        stored = VenueContract.objects.select_related("market").get(pk=contract.pk)
+        before, after = _contract_settings(stored), _contract_settings(contract)
+        changes = {
+            name: {"old": before[name], "new": after[name]}
+            for name in CONTRACT_SETTINGS
+            if before[name] != after[name]
+        }
+        if not changes:
+            return stored
+        for name in CONTRACT_SETTINGS:
+            setattr(stored, name, after[name])
+        stored.book_token = secrets.token_hex(16)
+        stored.save(update_fields=[*CONTRACT_SETTINGS, "book_token"])
+        audit_append(
+            actor=user,
+            action="trading.venue_contract_changed",
+            obj=stored,
+            payload={"contract": stored.code, "changes": changes},
+        )
+    return stored
 
 
 def grid(step: Decimal) -> Decimal:
