@@ -174,12 +174,21 @@ OTP_TOTP_ISSUER = "Qenergyz"
 API_TOKEN_LIFETIME = timedelta(days=env.int("API_TOKEN_LIFETIME_DAYS", default=90))
 
 # --- REST API ----------------------------------------------------------------------------------
+# The largest JSON or form body the API parses (qenergyz.parsers): a bulk of 1,000 trades is
+# about 0.4 MB written compactly, so 2 MiB leaves room for indentation and optional terms.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.ApiTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # DRF reads these bodies itself, past Django's upload limit: these parsers hold their own.
+    "DEFAULT_PARSER_CLASSES": [
+        "qenergyz.parsers.LimitedJSONParser",
+        "qenergyz.parsers.LimitedFormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",

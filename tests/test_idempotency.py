@@ -114,3 +114,18 @@ def test_exception_leaves_key_free_and_nothing_written(user):
 def test_malformed_key_is_400(user, key):
     assert _call(user, {"code": "a"}, key=key).status_code == 400
     assert DeskCreateView.calls == 0
+
+
+def test_malformed_body_is_400_and_neither_run_nor_stored(user):
+    # After a failed parse DRF leaves empty data behind: the handler must not run on it (it
+    # would answer, and store, "field required" for a request that was never read).
+    request = factory.post(
+        "/desks/", "{not json", content_type="application/json", HTTP_IDEMPOTENCY_KEY="k1"
+    )
+    force_authenticate(request, user=user)
+    response = DeskCreateView.as_view()(request, scope="test.desk_create")
+    assert response.status_code == 400
+    assert str(response.data["detail"]).startswith("JSON parse error")
+    assert DeskCreateView.calls == 0
+    assert not IdempotencyRecord.objects.exists()
+    assert _call(user, {"code": "a"}, key="k1").status_code == 201

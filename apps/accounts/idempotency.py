@@ -21,7 +21,6 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter
 from rest_framework import status
-from rest_framework.exceptions import ParseError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
@@ -50,10 +49,15 @@ class _Retryable(Exception):
 
 def _fingerprint(request: Request) -> str:
     """SHA-256 of the method, path and body (parsed JSON canonicalised, so key order and
-    whitespace do not make two equal requests differ)."""
+    whitespace do not make two equal requests differ).
+
+    A body that does not parse raises here (DRF answers 400, or 413 for one too large): after
+    a failed parse DRF leaves empty data behind, and running the handler on it would answer,
+    and store, "field required" errors for a request that was never read.
+    """
     try:
         body = json.dumps(request.data, sort_keys=True, separators=(",", ":"), cls=JSONEncoder)
-    except (ParseError, TypeError, ValueError):
+    except (TypeError, ValueError):
         body = request.body.decode("utf-8", "replace")
     text = f"{request.method} {request.path}\n{body}"
     return hashlib.sha256(text.encode()).hexdigest()

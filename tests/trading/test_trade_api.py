@@ -1,16 +1,21 @@
 """The trade and position API: create, bulk, amend, cancel, approve; scoping; bad input."""
 
 import json
+from datetime import date
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.compliance.models import AuditEntry
-from apps.trading.models import Position, Trade, TradeVersion
+from apps.trading.marketdata import MAX_IMPORT_BYTES
+from apps.trading.models import CurvePoint, CurveSnapshot, Position, Trade, TradeVersion
 from apps.trading.services import trade_book
+from apps.trading.trades_api import TradeCursorPagination
 from tests.trading.factories import DeskTradingPolicyFactory, trade_terms
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -83,8 +88,21 @@ def test_create_same_key_other_body_is_422(trader):
     assert Trade.objects.count() == 1
 
 
-def test_create_blocked_is_422_with_reasons_and_no_trade(trader):
+def _positions() -> list[tuple[str, str, date, Decimal]]:
+    return list(
+        Position.objects.order_by("id").values_list(
+            "book__code", "market__code", "month", "quantity"
+        )
+    )
+
+
+def test_create_blocked_is_422_with_reasons_and_position_unchanged(trader):
+    trade_book(user=trader, terms=trade_terms())
+    before = _positions()
+    assert before == [("PEU-FLOW", "eex-de-power", date(2026, 3, 1), Decimal("7430"))]
+
     response = _post(_client(trader), TRADES, {**PAYLOAD, "counterparty": "ALBION"})
+
     assert response.status_code == 422
     body = response.json()
     assert body["code"] == "blocked"
@@ -93,8 +111,43 @@ def test_create_blocked_is_422_with_reasons_and_no_trade(trader):
         "outcome": "block",
         "reason": "The counterparty's KYC has expired.",
     }
-    assert Trade.objects.count() == 0
+    assert Trade.objects.count() == 1
+    assert _positions() == before
     assert AuditEntry.objects.filter(action="trading.trade_blocked").count() == 1
+
+
+# 700 MW x 743 h x 85.50 EUR = 44,468,550 EUR: 88.94% of NORDWIND's 50,000,000 EUR credit
+# limit, over the credit rule's 80% warning line and under the limit.
+CREDIT_WARNING = {
+    "rule": "credit_limit",
+    "outcome": "warn",
+    "reason": (
+        "Credit use would reach 88.94% of the limit of 50,000,000.00 EUR (warning above "
+        "80.00%): exposure 0.00 EUR plus this trade 44,468,550.00 EUR."
+    ),
+}
+
+
+def test_create_with_warning_books_and_returns_the_warning(trader):
+    response = _post(_client(trader), TRADES, {**PAYLOAD, "quantity": "700"})
+
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "booked"
+    assert body["terms"]["pretrade_results"] == [
+        {"rule": "kyc_valid", "outcome": "pass", "reason": ""},
+        CREDIT_WARNING,
+        {"rule": "self_trade", "outcome": "pass", "reason": ""},
+    ]
+    assert _positions() == [("PEU-FLOW", "eex-de-power", date(2026, 3, 1), Decimal("520100"))]
+
+
+def test_bulk_item_with_warning_is_booked_with_the_warning(trader):
+    response = _post(_client(trader), BULK, [{**PAYLOAD, "quantity": "700"}])
+
+    result = response.json()["results"][0]
+    assert (result["status"], result["trade"]["trade_ref"]) == ("booked", "T-000001")
+    assert [c for c in result["checks"] if c["outcome"] != "pass"] == [CREDIT_WARNING]
 
 
 def test_create_blocked_replayed_is_audited_once(trader):
@@ -187,6 +240,84 @@ def test_bulk_over_1000_is_400(trader):
 
 def test_bulk_not_a_list_is_400(trader):
     assert _post(_client(trader), BULK, PAYLOAD).status_code == 400
+
+
+# --- Request size -------------------------------------------------------------------------------
+
+
+def test_bulk_of_1000_indented_trades_fits_the_body_limit(settings):
+    body = json.dumps([{**PAYLOAD, "trader": "someone-else"}] * 1000, indent=2)
+    assert len(body.encode()) < settings.API_MAX_BODY_BYTES
+
+
+def test_bulk_oversized_payload_is_413_and_books_nothing(trader, settings):
+    # 1,000 items, each padded with an unknown term: over the limit before any item is read.
+    items = [{**PAYLOAD, "padding": "x" * 2100}] * 1000
+    body = json.dumps(items)
+    assert len(body) > settings.API_MAX_BODY_BYTES
+
+    response = _client(trader).post(BULK, data=body, content_type="application/json")
+
+    assert response.status_code == 413
+    assert response.json() == {
+        "detail": (
+            f"The request body is larger than the {settings.API_MAX_BODY_BYTES} bytes the API "
+            "accepts. Send less per request (the bulk endpoint takes up to 1,000 trades)."
+        )
+    }
+    assert Trade.objects.count() == 0
+
+
+def test_oversized_payload_with_idempotency_key_is_413_and_leaves_the_key_free(trader, settings):
+    settings.API_MAX_BODY_BYTES = 200
+    client = _client(trader)
+    too_big = _post(client, TRADES, PAYLOAD, **{"Idempotency-Key": "big-1"})
+    assert too_big.status_code == 413
+    assert Trade.objects.count() == 0
+    settings.API_MAX_BODY_BYTES = 2000
+    assert _post(client, TRADES, PAYLOAD, **{"Idempotency-Key": "big-1"}).status_code == 201
+
+
+def test_oversized_form_body_is_413(trader, settings):
+    settings.API_MAX_BODY_BYTES = 100
+    response = _client(trader).post(
+        TRADES,
+        data=urlencode({**PAYLOAD, "notes": "x" * 200}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert Trade.objects.count() == 0
+
+
+CURVE_UPLOAD = "/api/v1/curves/upload/"
+
+
+def _oversized_curve() -> bytes:
+    """A well-formed curve CSV one byte over the import limit."""
+    head = b"period,price\n2026-09,35.25\n"
+    return head + b" " * (MAX_IMPORT_BYTES + 1 - len(head))
+
+
+@pytest.mark.parametrize("how", ["text/csv body", "multipart file"])
+def test_curve_upload_over_the_byte_limit_is_400_and_writes_nothing(risk_manager, how):
+    client = _client(risk_manager)
+    content = _oversized_curve()
+    if how == "text/csv body":
+        response = client.post(
+            f"{CURVE_UPLOAD}?market=ttf&pricing_date=2026-08-18",
+            data=content,
+            content_type="text/csv",
+        )
+    else:
+        upload = SimpleUploadedFile("curve.csv", content, content_type="text/csv")
+        response = client.post(
+            CURVE_UPLOAD, {"market": "ttf", "pricing_date": "2026-08-18", "file": upload}
+        )
+
+    assert response.status_code == 400
+    assert response.json() == {"errors": [{"line": 0, "message": "The file is larger than 2 MB."}]}
+    assert CurveSnapshot.objects.count() == 0
+    assert CurvePoint.objects.count() == 0
 
 
 # --- Reading, scoping -------------------------------------------------------------------------
@@ -323,6 +454,58 @@ def test_approve_four_eyes_over_api(trader, risk_manager, desk_a):
     assert Position.objects.get().quantity == Decimal("7430")
 
 
+def test_list_cursor_pagination_walks_every_trade_once(trader, monkeypatch):
+    monkeypatch.setattr(TradeCursorPagination, "page_size", 2)
+    for _ in range(5):
+        trade_book(user=trader, terms=trade_terms())
+    client = _client(trader)
+
+    pages: list[list[str]] = []
+    url: str | None = TRADES
+    while url is not None:
+        body = client.get(url).json()
+        pages.append([t["trade_ref"] for t in body["results"]])
+        if len(pages) == 1:
+            # Booked while the client walks: newest first, so it is not on a later page.
+            trade_book(user=trader, terms=trade_terms())
+        url = body["next"]
+
+    assert pages == [
+        ["T-000005", "T-000004"],
+        ["T-000003", "T-000002"],
+        ["T-000001"],
+    ]
+    first = client.get(TRADES).json()
+    assert [t["trade_ref"] for t in first["results"]] == ["T-000006", "T-000005"]
+    assert first["previous"] is None
+    # Back from the second page: the first page as it is now (the newest trade included).
+    second = client.get(first["next"]).json()
+    back = client.get(second["previous"]).json()
+    assert [t["trade_ref"] for t in back["results"]] == ["T-000006", "T-000005"]
+
+
+def test_list_cursor_pagination_with_filter_keeps_the_filter(trader, monkeypatch):
+    monkeypatch.setattr(TradeCursorPagination, "page_size", 2)
+    for n in range(6):
+        trade_book(user=trader, terms=trade_terms(book=("PEU-FLOW", "PEU-HEDGE")[n % 2]))
+    client = _client(trader)
+
+    refs: list[str] = []
+    url: str | None = f"{TRADES}?book=PEU-HEDGE"
+    while url is not None:
+        body = client.get(url).json()
+        refs += [t["trade_ref"] for t in body["results"]]
+        url = body["next"]
+
+    assert refs == ["T-000006", "T-000004", "T-000002"]
+
+
+def test_list_bad_cursor_is_404_not_500(trader):
+    response = _client(trader).get(TRADES, {"cursor": "not-a-cursor"})
+    assert response.status_code == 404
+    assert response.json() == {"detail": "Invalid cursor"}
+
+
 def test_positions_list_scoped_and_filtered(trader, other_desk_trader):
     trade_book(user=trader, terms=trade_terms(period="2026-Q1"))
     response = _client(trader).get("/api/v1/positions/", {"month": "2026-02"})
@@ -337,3 +520,18 @@ def test_schema_generates(trader):
     response = _client(trader).get("/api/schema/")
     assert response.status_code == 200
     assert b"/api/v1/trades/bulk/" in response.content
+
+
+def test_create_malformed_json_with_idempotency_key_is_400_parse_error(trader):
+    client = _client(trader)
+    response = client.post(
+        TRADES,
+        data="{not json",
+        content_type="application/json",
+        headers={"Idempotency-Key": "broken-1"},
+    )
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("JSON parse error")
+    assert Trade.objects.count() == 0
+    # The key was not spent on the broken request: the real one books.
+    assert _post(client, TRADES, PAYLOAD, **{"Idempotency-Key": "broken-1"}).status_code == 201
