@@ -166,15 +166,35 @@ def test_crude_without_mwh_factor_keeps_energy_empty(trader, desk_a):
 
 
 def test_trade_book_blocked_leaves_no_trade_and_one_audit_entry(trader):
+    # Into a book that already holds a position in the same market and month.
+    booked = trade_book(user=trader, terms=trade_terms()).trade
+    positions = list(
+        Position.objects.values_list(
+            "book__code", "month", "quantity", "quantity_mwh", "updated_at"
+        )
+    )
+    assert [p[:4] for p in positions] == [
+        ("PEU-FLOW", date(2026, 3, 1), Decimal("7430"), Decimal("7430"))
+    ]
+    audited = AuditEntry.objects.count()
+
     with pytest.raises(TradeBlocked) as caught:
         trade_book(user=trader, terms=trade_terms(counterparty="ALBION", currency="EUR"))
 
     # ALBION's KYC has expired, and its credit is in GBP with no EUR/GBP rate: fail closed.
     assert [r.rule for r in caught.value.report.blocks] == ["kyc_valid", "credit_limit"]
-    assert Trade.objects.count() == 0
-    assert TradeVersion.objects.count() == 0
-    assert Position.objects.count() == 0
-    entry = AuditEntry.objects.get()
+    assert list(Trade.objects.values_list("pk", flat=True)) == [booked.pk]
+    assert TradeVersion.objects.count() == 1
+    assert (
+        list(
+            Position.objects.values_list(
+                "book__code", "month", "quantity", "quantity_mwh", "updated_at"
+            )
+        )
+        == positions
+    )
+    assert AuditEntry.objects.count() == audited + 1
+    entry = AuditEntry.objects.latest("seq")
     assert entry.action == "trading.trade_blocked"
     assert entry.payload["reasons"][0]["rule"] == "kyc_valid"
     assert entry.payload["proposal"]["counterparty_id"] == caught.value.proposal.counterparty_id
