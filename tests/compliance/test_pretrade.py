@@ -28,6 +28,7 @@ from apps.compliance.pretrade import (
     pretrade_check,
     pretrade_check_many,
 )
+from tests.risk.test_support import seeded  # noqa: F401 - a fixture
 from tests.trading.factories import BookFactory, CounterpartyFactory, LegalEntityFactory
 
 pytestmark = pytest.mark.django_db
@@ -807,3 +808,69 @@ def test_credit_limit_ignores_a_desks_quick_rerun(counterparty: Any, book: Any) 
     # A desk's incremental run sees that desk's trades only: not the counterparty's figure.
     _risk_run(counterparty, book, "950000.00", desk=book.desk)
     assert credit(counterparty, book, "100000.00", "100000.00").outcome is Outcome.PASS
+
+
+# --- The credit check against a real risk run ---------------------------------------------------
+
+
+@pytest.mark.usefixtures("seeded")
+@pytest.mark.parametrize("run_first", [False, True], ids=["before_the_run", "after_the_run"])
+def test_credit_limit_blocks_a_booking_once_a_risk_run_stores_the_counterpartys_usage(
+    run_first: bool,
+    risk_manager: Any,
+    other_desk_trader: Any,
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """Flow 1 meets flow 4: PRAIRIE was sold Henry Hub gas at 1.00 that is worth 3.25 today, so
+    it owes us 2.25 a unit, more than the trade's notional of 1.00 a unit. Trading's running
+    notionals see 1.00·q; a real risk run stores 2.25·q of credit usage, and the next booking
+    of 1.00·q against a limit of 3·q then goes over the limit."""
+    from apps.risk.models import CreditExposureResult, RunStatus
+    from apps.risk.services import risk_run_request
+    from apps.trading.models import Counterparty, Trade, TradeVersion
+    from apps.trading.services import TradeBlocked
+    from tests.risk.test_support import business_days, curve_history, fx_and_rates, gas_book
+
+    days = business_days(10)
+    curve_history("henry-hub", days, lambda i, k: "3.25")
+    fx_and_rates(days)
+    first = gas_book(other_desk_trader, counterparty="PRAIRIE", price=Decimal("1.00"))
+    q = TradeVersion.objects.get(trade=first).total_quantity
+    Counterparty.objects.filter(short_code="PRAIRIE").update(
+        credit_limit=3 * q, credit_currency="USD"
+    )
+    if run_first:
+        with django_capture_on_commit_callbacks(execute=True):
+            run = risk_run_request(
+                user=risk_manager,
+                desk=None,
+                parameters={
+                    "window": 5, "confidences": [0.95], "methods": ["historical"],
+                    "covariance": "given",
+                    "covariance_matrix": {"factors": ["henry-hub M2"], "matrix": [[0.0]]},
+                    "stress": False, "backtest": False,
+                },
+            )  # fmt: skip
+        run.refresh_from_db()
+        assert run.status == RunStatus.SUCCEEDED, (run.error, run.problems)
+        # No factor moves (a zero variance): the usage is the current exposure, 2.25·q.
+        usage = CreditExposureResult.objects.get(run=run, counterparty__short_code="PRAIRIE").usage
+        assert usage == (Decimal("2.25") * q).quantize(Decimal("0.01"))
+
+    def second() -> Any:
+        return gas_book(other_desk_trader, counterparty="PRAIRIE", price=Decimal("1.00"))
+
+    if not run_first:
+        # (q + q) / 3q = 67 %: within the limit.
+        assert second().counterparty.short_code == "PRAIRIE"
+        assert Trade.objects.count() == 2
+        return
+    with pytest.raises(TradeBlocked) as blocked:
+        second()
+    result = result_of(blocked.value.report, "credit_limit")
+    assert result.outcome is Outcome.BLOCK
+    # (2.25·q + q) / 3q = 108.33 %.
+    with translation.override("en"):
+        assert f"exposure {Decimal('2.25') * q:,.2f} USD" in result.reason
+        assert "108.33%" in result.reason
+    assert Trade.objects.count() == 1  # nothing written
