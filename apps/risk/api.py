@@ -15,12 +15,13 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from apps.accounts.idempotency import IDEMPOTENCY_PARAMETER, idempotent
@@ -49,6 +50,7 @@ from apps.risk.serializers import (
 )
 from apps.trading.models import Book, Market, Unit
 
+RESULT_SECTIONS = ("figures", "stress", "credit", "backtests", "checks")
 ERRORS = {
     400: OpenApiResponse(description=str(_("Field errors; nothing was written."))),
     403: OpenApiResponse(description=str(_("Not allowed to do this."))),
@@ -81,6 +83,15 @@ def _answer(call: Callable[[], Response]) -> Response:
 
 class NewestFirst(CursorPagination):
     ordering = "-id"  # ids only grow: a stable cursor under inserts
+
+
+class ResultRows(CursorPagination):
+    """A run's result rows in the order they were stored; one cursor per section."""
+
+    ordering = "id"
+    page_size = 500
+    page_size_query_param = "page_size"
+    max_page_size = 2000
 
 
 # --- Runs -------------------------------------------------------------------------------------
@@ -159,26 +170,69 @@ class RunResultsView(APIView):
 
     permission_classes = [CanReadRisk]
 
-    @extend_schema(responses={200: ResultsSerializer, 404: ERRORS[404]})
+    @extend_schema(
+        responses={200: ResultsSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+        parameters=[
+            OpenApiParameter(
+                "section",
+                str,
+                enum=list(RESULT_SECTIONS),
+                description="Only this section (its `next` links carry it).",
+            ),
+            OpenApiParameter("cursor", str, description="A section's cursor, from its links."),
+            OpenApiParameter("page_size", int, description="Rows per section (up to 2000)."),
+        ],
+    )
     def get(self, request: Request, pk: int) -> Response:
         run = selectors.run_get_for_user(request.user, pk)
         user = request.user
-        figures = selectors.figures_for_user(user).filter(run=run).select_related("desk")
-        stress = selectors.stress_for_user(user).filter(run=run).select_related("desk")
-        credit = selectors.credit_for_user(user).filter(run=run)
-        return Response(
-            {
-                "figures": FigureSerializer(figures.order_by("id"), many=True).data,
-                "stress": StressSerializer(stress.order_by("id"), many=True).data,
-                "credit": CreditSerializer(credit.order_by("id"), many=True).data,
-                "backtests": BacktestSerializer(
-                    selectors.backtests_for_user(user).filter(run=run).order_by("id"), many=True
-                ).data,
-                "checks": CheckSerializer(
-                    selectors.checks_for_user(user).filter(run=run).order_by("id"), many=True
-                ).data,
+        section = request.query_params.get("section")
+        if section is not None and section not in RESULT_SECTIONS:
+            return Response(
+                {
+                    "section": [
+                        str(_("Choose among %(choices)s."))
+                        % {"choices": ", ".join(RESULT_SECTIONS)}
+                    ]
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if section is None and request.query_params.get("cursor"):
+            # One cursor belongs to one section: without it, every section would skip.
+            return Response(
+                {"cursor": [str(_("A cursor needs the section it belongs to."))]},
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        sections = {
+            "figures": (
+                selectors.figures_for_user(user).filter(run=run).select_related("desk"),
+                FigureSerializer,
+            ),
+            "stress": (
+                selectors.stress_for_user(user).filter(run=run).select_related("desk"),
+                StressSerializer,
+            ),
+            "credit": (selectors.credit_for_user(user).filter(run=run), CreditSerializer),
+            "backtests": (
+                selectors.backtests_for_user(user).filter(run=run),
+                BacktestSerializer,
+            ),
+            "checks": (selectors.checks_for_user(user).filter(run=run), CheckSerializer),
+        }
+        body = {}
+        for name, (rows, serializer) in sections.items():
+            if section is not None and name != section:
+                continue
+            pages = ResultRows()
+            page = pages.paginate_queryset(rows, request, view=self)
+            # The section's links ask for it alone, so following them pages this one only.
+            pages.base_url = replace_query_param(pages.base_url, "section", name)
+            body[name] = {
+                "next": pages.get_next_link(),
+                "previous": pages.get_previous_link(),
+                "results": serializer(page, many=True).data,
             }
-        )
+        return Response(body)
 
 
 class RunRerunView(APIView):

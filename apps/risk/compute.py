@@ -43,7 +43,7 @@ from apps.risk.engine.exposure import TRADING_DAYS_PER_YEAR, netting_set_exposur
 from apps.risk.engine.inputs import GroupLayout
 from apps.risk.engine.montecarlo import ShockModel, check_seed, rotated_maps, run_chunks
 from apps.risk.engine.options import OptionRevaluer
-from apps.risk.engine.var import age_weights, scenario_pnl, scenario_risk
+from apps.risk.engine.var import age_weights, delta_exposures, scenario_pnl, scenario_risk
 from apps.risk.inputs import RunInputs, add_months
 from apps.risk.parameters import RunParameters
 
@@ -64,6 +64,7 @@ class FigureRow:
     es: float
     component_var: float
     component_es: float
+    marginal_var: float | None = None  # VaR per unit of the group's net exposure
 
 
 @dataclass(frozen=True)
@@ -233,7 +234,7 @@ def _rows(result: VarResult, desk: str | None, method: str) -> list[FigureRow]:
     rows.extend(
         FigureRow(
             desk, method, result.confidence, result.horizon_days, g.label, g.group,
-            g.var, g.es, g.component_var, g.component_es,
+            g.var, g.es, g.component_var, g.component_es, g.marginal_var,
         )
         for g in result.groups
     )  # fmt: skip
@@ -422,6 +423,7 @@ def _method(
     except RiskInputError as exc:
         joint_error = str(exc)
     else:
+        exposure = delta_exposures(combined, layout)  # for marginal VaR
         for scope in scope_list:
             scope_layout = _scope_layout(scope)
             columns = pnl[:, scope.columns]
@@ -429,6 +431,7 @@ def _method(
                 result = scenario_risk(
                     method=method, pnl=columns, layout=scope_layout,
                     confidence=confidence, horizon_days=horizon, weights=weights,
+                    exposure=exposure[:, scope.columns],
                 )  # fmt: skip
                 results.figures.extend(_rows(result, scope.desk, method))
         return
@@ -448,10 +451,12 @@ def _method(
         except RiskInputError as exc:
             results.problem(scope.desk, "method_failed", str(exc), method=method)
             continue
+        own_exposure = delta_exposures(portfolio, own_layout)
         for confidence in params.confidences:
             result = scenario_risk(
                 method=method, pnl=pnl, layout=own_layout,
                 confidence=confidence, horizon_days=horizon, weights=weights,
+                exposure=own_exposure,
             )  # fmt: skip
             results.figures.extend(_rows(result, scope.desk, method))
 

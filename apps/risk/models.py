@@ -167,7 +167,7 @@ class RiskRunSnapshot(models.Model):
 class RiskFigure(models.Model):
     """VaR and ES of one group under one method and confidence. label "total" is the scope's
     whole portfolio (a desk's, or the firm's when `desk` is empty); other labels (desk, book,
-    market, tenor) carry each group's standalone and component figures."""
+    market, tenor) carry each group's standalone, component and marginal figures."""
 
     run = models.ForeignKey(
         RiskRun, on_delete=models.CASCADE, related_name="figures", verbose_name=_("risk run")
@@ -189,6 +189,11 @@ class RiskFigure(models.Model):
     es = models.DecimalField(_("expected shortfall"), **MONEY)
     component_var = models.DecimalField(_("component VaR"), **MONEY)
     component_es = models.DecimalField(_("component ES"), **MONEY)
+    # VaR added per unit of the group's net exposure (a ratio; see apps.risk.engine.var):
+    # empty for totals and for flat groups, which have no position to scale.
+    marginal_var = models.DecimalField(
+        _("marginal VaR"), max_digits=20, decimal_places=8, null=True, blank=True
+    )
 
     class Meta:
         ordering = ["run", "desk", "method", "confidence", "label", "group"]

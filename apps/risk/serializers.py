@@ -91,6 +91,7 @@ class FigureSerializer(serializers.ModelSerializer):
             "es",
             "component_var",
             "component_es",
+            "marginal_var",
         ]
 
 
@@ -161,12 +162,29 @@ class CheckSerializer(serializers.ModelSerializer):
         fields = ["limit", "version", "desk", "value", "amount", "utilisation", "status"]
 
 
+def _results_page(rows: type[serializers.Serializer], name: str) -> serializers.Serializer:
+    """One section of a run's results: a page of rows and the cursors of its neighbours."""
+    page = type(
+        name,
+        (serializers.Serializer,),
+        {
+            "next": serializers.URLField(allow_null=True),
+            "previous": serializers.URLField(allow_null=True),
+            "results": rows(many=True),
+        },
+    )
+    return page()
+
+
 class ResultsSerializer(serializers.Serializer):
-    figures = FigureSerializer(many=True)
-    stress = StressSerializer(many=True)
-    credit = CreditSerializer(many=True)
-    backtests = BacktestSerializer(many=True)
-    checks = CheckSerializer(many=True)
+    """Each section paginated on its own (cursor over the rows' ids, `page_size` rows): follow
+    its `next`, which asks for that section only (`section=`)."""
+
+    figures = _results_page(FigureSerializer, "FigurePage")
+    stress = _results_page(StressSerializer, "StressPage")
+    credit = _results_page(CreditSerializer, "CreditPage")
+    backtests = _results_page(BacktestSerializer, "BacktestPage")
+    checks = _results_page(CheckSerializer, "CheckPage")
 
 
 class LimitVersionSerializer(serializers.ModelSerializer):

@@ -7,7 +7,9 @@ import pytest
 from django.urls import reverse
 
 from apps.accounts.models import Role
+from apps.risk.engine import historical_var, monte_carlo_var, sample_covariance
 from apps.risk.models import Alert, LimitVersion, RiskFigure, RiskRun, VersionStatus
+from apps.risk.services import snapshot_inputs
 from tests.factories import UserFactory
 from tests.risk.test_support import (
     book,
@@ -76,7 +78,7 @@ def test_start_run_once_per_idempotency_key(
     results = api.get(reverse("risk-api:run-results", kwargs={"pk": data["id"]})).json()
     total = next(
         f
-        for f in results["figures"]
+        for f in results["figures"]["results"]
         if f["label"] == "total" and f["method"] == "historical" and f["desk"] == "power-eu"
     )
     stored = RiskFigure.objects.get(
@@ -84,8 +86,8 @@ def test_start_run_once_per_idempotency_key(
     )
     assert total["var"] == str(stored.var)
     assert total["confidence"] == "0.95000"
-    assert results["credit"]
-    assert results["credit"][0]["counterparty"] == "NORDWIND"
+    assert results["credit"]["results"]
+    assert results["credit"]["results"][0]["counterparty"] == "NORDWIND"
 
 
 @pytest.mark.parametrize(
@@ -204,3 +206,92 @@ def test_scenarios_are_listed(client, trader):
     ]
     assert "Gas crisis 2021–22" in names
     assert "Winter spike 2024–25 (demo history)" in names
+
+
+def test_results_are_paginated_section_by_section(
+    client, risk_manager, market, django_capture_on_commit_callbacks
+):
+    api = _client(client, risk_manager)
+    run = _start(api, django_capture_on_commit_callbacks, {"parameters": QUICK}).json()
+    url = reverse("risk-api:run-results", kwargs={"pk": run["id"]})
+    stored = list(
+        RiskFigure.objects.filter(run_id=run["id"])
+        .order_by("id")
+        .values_list("method", "label", "group", "var")
+    )
+    assert len(stored) > 12  # firm and two desks, three methods: several pages of five
+
+    first = api.get(url, {"page_size": 5}).json()
+    assert set(first) == {"figures", "stress", "credit", "backtests", "checks"}
+    assert len(first["figures"]["results"]) == 5
+    assert first["figures"]["previous"] is None
+    assert "section=figures" in first["figures"]["next"]
+    seen = first["figures"]["results"]
+    link = first["figures"]["next"]
+    while link:
+        page = api.get(link).json()
+        assert set(page) == {"figures"}  # a section's link pages that section only
+        seen += page["figures"]["results"]
+        link = page["figures"]["next"]
+    assert [(f["method"], f["label"], f["group"], Decimal(f["var"])) for f in seen] == stored
+
+    assert api.get(url, {"section": "everything"}).status_code == 400
+    cursor = first["figures"]["next"].split("cursor=")[1].split("&")[0]
+    lost = api.get(url, {"cursor": cursor})
+    assert lost.status_code == 400
+    assert set(lost.json()) == {"cursor"}
+
+
+def test_run_started_through_the_api_uses_its_parameters(
+    client, risk_manager, market, django_capture_on_commit_callbacks
+):
+    parameters = {
+        **QUICK,
+        "methods": ["historical", "monte_carlo"],
+        "covariance": "sample",
+        "age_decay": 0.9,
+        "distribution": "student_t",
+        "dof": 4,
+        "stress": False,
+        "credit": False,
+        "backtest": False,
+    }
+    api = _client(client, risk_manager)
+    started = _start(
+        api, django_capture_on_commit_callbacks, {"desk": "power-eu", "parameters": parameters}
+    )
+    assert started.status_code == 201, started.json()
+    run = RiskRun.objects.get(pk=started.json()["id"])
+    assert run.status == "succeeded", (run.error, run.problems)
+    stored = run.parameters
+    assert (stored["covariance"], stored["age_decay"], stored["distribution"], stored["dof"]) == (
+        "sample",
+        0.9,
+        "student_t",
+        4.0,
+    )
+    assert (stored["stress"], stored["credit"], stored["backtest"]) == (False, False, False)
+
+    # The figures are those of these parameters: recomputed from the run's snapshot.
+    inputs, _scenarios = snapshot_inputs(run)
+    portfolio = inputs.portfolio("power-eu")
+    weighted = historical_var(portfolio, inputs.history, confidence=0.95, window=5, age_decay=0.9)
+    shocks = monte_carlo_var(
+        portfolio,
+        sample_covariance(inputs.history, portfolio.factor_names, window=5),
+        confidence=0.95,
+        seed=run.parameters["seed"],
+        paths=500,
+        distribution="student_t",
+        dof=4,
+    )
+
+    def total(method):
+        return RiskFigure.objects.get(run=run, desk__code="power-eu", method=method, label="total")
+
+    assert float(total("historical").var) == pytest.approx(weighted.var, abs=0.005)
+    assert float(total("monte_carlo").var) == pytest.approx(shocks.var, abs=0.005)
+    results = api.get(reverse("risk-api:run-results", kwargs={"pk": run.pk})).json()
+    assert results["stress"]["results"] == []
+    assert results["credit"]["results"] == []
+    assert results["backtests"]["results"] == []

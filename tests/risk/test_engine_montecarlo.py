@@ -4,6 +4,7 @@ reproducibility by seed, and full revaluation of options."""
 import math
 
 import pytest
+from scipy.stats import norm
 from scipy.stats import t as student_t
 
 from apps.risk.engine import (
@@ -47,6 +48,14 @@ def test_monte_carlo_var_of_a_linear_portfolio_converges_to_parametric(confidenc
         assert simulated.group("book", book).component_var == pytest.approx(
             closed.group("book", book).component_var, rel=0.05
         )
+    # Marginal VaR per unit of a book's net exposure, by hand: Σe = (258, −168, 105) for
+    # e = (1,000,000, −500,000, 200,000), eᵀΣe = 363,000,000. Book A (1,000,000 on TTF):
+    # z·258/σ. Book B (−300,000 net): its component z·(84e6 + 21e6)/σ over −300,000.
+    z, sigma = norm.ppf(confidence), math.sqrt(363e6)
+    hand = {"A": z * 258 / sigma, "B": -z * 350 / sigma}
+    for book in ("A", "B"):
+        assert closed.group("book", book).marginal_var == pytest.approx(hand[book], rel=1e-12)
+        assert simulated.group("book", book).marginal_var == pytest.approx(hand[book], rel=0.05)
 
 
 def test_monte_carlo_student_t_shocks_have_the_t_quantile():

@@ -15,6 +15,7 @@ from scipy.stats import norm
 from apps.compliance.models import AuditEntry
 from apps.risk.compute import ScenarioSpec, monte_carlo_pnl, scenario_risk
 from apps.risk.engine import ewma_covariance, kupiec_pof, monte_carlo_var, traffic_light
+from apps.risk.engine.var import delta_exposures
 from apps.risk.models import (
     BacktestResult,
     CreditExposureResult,
@@ -56,6 +57,11 @@ M2 = ["100", "102", "99", "101", "98", "100"]
 def cents(value: float) -> Decimal:
     """A float as the run stores it: rounded to cents."""
     return Decimal(repr(float(value))).quantize(Decimal("0.01"))
+
+
+def ratio(value: float) -> Decimal:
+    """A marginal VaR as the run stores it: eight decimals."""
+    return Decimal(repr(float(value))).quantize(Decimal("0.00000001"))
 
 
 PARAMS = {
@@ -127,6 +133,29 @@ def test_run_end_to_end_gives_hand_checked_var_es(
     tenors = RiskFigure.objects.filter(run=run, desk=desk_a, method="parametric", label="tenor")
     assert sum(f.component_var for f in tenors) == parametric.var
     assert {f.group for f in tenors} == {"M2", "spot"}  # the power month and the FX rate
+
+    # Marginal VaR: component VaR per unit of the group's net exposure. The power month holds
+    # exposure E (quantity × 100 × 1.1); the FX rate the trade's value in euros,
+    # quantity × (100 − 85.5) × 1.1, and it does not move. The book holds both: E·114.5/100.
+    def marginals(method: str, label: str) -> dict[str, Decimal | None]:
+        return dict(
+            RiskFigure.objects.filter(run=run, desk=desk_a, method=method, label=label).values_list(
+                "group", "marginal_var"
+            )
+        )
+
+    # Historical: the VaR scenario is the worst day, −3/101 on the power month, so one more
+    # dollar of power exposure adds 3/101 of a dollar of VaR; the FX rate adds nothing; the
+    # book (all of the VaR on E·1.145 of exposure) adds (3/101)/1.145 = 0.0259414…
+    assert marginals("historical", "tenor") == {"M2": Decimal("0.02970297"), "spot": 0}
+    assert marginals("historical", "book") == {"PEU-FLOW": Decimal("0.02594146")}
+    # Parametric: ∂VaR/∂e = z·(Σe)/σ; for the power month z·σ(returns), for FX zero.
+    z_sigma = norm.ppf(0.95) * returns.std(ddof=1)
+    assert marginals("parametric", "tenor") == {"M2": ratio(z_sigma), "spot": 0}
+    assert marginals("parametric", "book") == {"PEU-FLOW": ratio(z_sigma / 1.145)}
+    assert marginals("parametric", "market") == {"eex-de-power": ratio(z_sigma), "fx-eur": 0}
+    # A total is not a contributor: no marginal figure.
+    assert historical.marginal_var is None
 
     # Credit: bought at 85.50, worth 100 today: NORDWIND owes us the difference (no netting
     # agreement, no collateral), and may owe more at the PFE's horizons.
@@ -200,7 +229,12 @@ def test_monte_carlo_pnl_is_the_engines_simulation(
     layout = portfolio.layout(("book",))
     pnl = monte_carlo_pnl(portfolio, covariance, layout, seed=7, horizon_days=1, paths=3000)
     ours = scenario_risk(
-        method="monte_carlo", pnl=pnl, layout=layout, confidence=0.99, horizon_days=1
+        method="monte_carlo",
+        pnl=pnl,
+        layout=layout,
+        confidence=0.99,
+        horizon_days=1,
+        exposure=delta_exposures(portfolio, layout),
     )
     engine = monte_carlo_var(
         portfolio, covariance, confidence=0.99, seed=7, paths=3000, group_by=("book",)

@@ -37,7 +37,7 @@ from apps.risk.engine.covariance import FactorCovariance
 from apps.risk.engine.errors import RiskInputError, check_confidence, check_positive_int
 from apps.risk.engine.inputs import Portfolio
 from apps.risk.engine.options import OptionRevaluer
-from apps.risk.engine.var import VarResult, scenario_risk
+from apps.risk.engine.var import VarResult, delta_exposures, scenario_risk
 
 DISTRIBUTIONS = ("normal", "student_t")
 
@@ -192,6 +192,7 @@ def monte_carlo_var(
         layout=layout,
         confidence=confidence,
         horizon_days=horizon_days,
+        exposure=delta_exposures(portfolio, layout),  # for the groups' marginal VaR
     )
     return replace(
         result, covariance_fixed=covariance.fixed, min_eigenvalue=covariance.min_eigenvalue

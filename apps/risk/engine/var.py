@@ -29,6 +29,18 @@ the total. For historical simulation and Monte Carlo, component ES of a group is
 mean P&L over the tail scenarios above), which sums exactly to ES; component VaR is its expected
 P&L near the VaR scenario by a Gaussian kernel (bandwidth 1.06·sd·n^(−1/5), Silverman), rescaled
 so that the components sum exactly to VaR.
+
+Marginal VaR of a group (every method): the VaR added per unit of the group's position when the
+group grows in its own mix, ∂VaR/∂x_g with x_g the group's net exposure (the sum of its factor
+exposures, options by their Black-76 delta: the P&L of a +100 % move of everything it holds).
+Scaling the group by (1 + ε) adds ε·x_g of position and, by Euler, ε·(component VaR) of VaR, so
+
+    marginal VaR of g = component VaR of g / x_g   (a ratio: VaR per unit of exposure),
+
+parametric analytically (e_gᵀ·∂VaR/∂e / Σᵢe_gᵢ, the exposure-weighted mean of the factors'
+marginal VaRs), historical simulation and Monte Carlo from their kernel components. A group
+whose net exposure is below a millionth of its gross exposure (a flat spread) has no position
+to scale by: its marginal VaR is None.
 """
 
 import math
@@ -44,6 +56,8 @@ from apps.risk.engine.inputs import FactorHistory, GroupLayout, Portfolio
 from apps.risk.engine.options import OptionRevaluer, black76_delta
 
 _K_TOLERANCE = 1e-9
+# Below this fraction of its gross exposure a group's net exposure is "flat": no marginal VaR.
+_FLAT = 1e-6
 
 
 @dataclass(frozen=True)
@@ -52,6 +66,8 @@ class GroupRisk:
 
     var, es: the group on its own (standalone). component_var, component_es: its share of the
     portfolio's VaR and ES (they sum over a label's groups to the portfolio's figures).
+    marginal_var: VaR added per unit of the group's net exposure (module docstring); None when
+    the group is flat or its exposure was not given.
     """
 
     label: str
@@ -60,6 +76,7 @@ class GroupRisk:
     es: float
     component_var: float
     component_es: float
+    marginal_var: float | None = None
 
 
 @dataclass(frozen=True)
@@ -150,13 +167,19 @@ def scenario_risk(
     confidence: float,
     horizon_days: int,
     weights: np.ndarray | None = None,
+    exposure: np.ndarray | None = None,
 ) -> VarResult:
     """VaR, ES and group figures from scenario P&L by column (scenarios × layout columns,
-    column 0 the total): the common end of historical simulation and Monte Carlo."""
+    column 0 the total): the common end of historical simulation and Monte Carlo.
+
+    exposure: the delta exposures per factor and column (factors × layout columns, as
+    `delta_exposures` gives them) for the groups' marginal VaR; without it marginal VaR is None.
+    """
     total = pnl[:, 0]
     whole = tail(total, confidence, weights)
     component_es = -(whole.weights @ pnl[whole.scenarios])
     component_var = _kernel_components(pnl, whole, weights)
+    marginal = marginal_by_column(component_var, exposure, pnl.shape[1])
     groups = []
     for column in range(1, layout.width):
         label, group = layout.columns[column]
@@ -169,6 +192,7 @@ def scenario_risk(
                 own.es,
                 float(component_var[column]),
                 float(component_es[column]),
+                marginal[column],
             )
         )
     return VarResult(
@@ -202,6 +226,23 @@ def _kernel_components(pnl: np.ndarray, whole: Tail, weights: np.ndarray | None)
     if abs(level) <= 1e-12 * max(abs(var), 1e-300):
         return -near
     return near * (var / level)
+
+
+def marginal_by_column(
+    component_var: np.ndarray, exposure: np.ndarray | None, width: int
+) -> list[float | None]:
+    """Marginal VaR per column: component VaR / net exposure (module docstring); None for a
+    flat column or without exposures."""
+    if exposure is None:
+        return [None] * width
+    net = exposure.sum(axis=0)
+    gross = np.abs(exposure).sum(axis=0)
+    return [
+        None
+        if gross[c] == 0.0 or abs(net[c]) <= _FLAT * gross[c]
+        else float(component_var[c] / net[c])
+        for c in range(width)
+    ]
 
 
 # --- Historical simulation --------------------------------------------------------------------
@@ -247,6 +288,7 @@ def historical_var(
         confidence=confidence,
         horizon_days=horizon_days,
         weights=weights,
+        exposure=delta_exposures(portfolio, layout),
     )
 
 
@@ -289,7 +331,8 @@ def parametric_var(
         σ = √(h·eᵀΣe),  VaR = z·σ,  ES = σ·φ(z)/(1 − c),  z = Φ⁻¹(c);
         component VaR of group g = z·√h·e_gᵀΣe/√(eᵀΣe)  (Euler; sums to VaR exactly),
         component ES = component VaR · ES/VaR,
-        marginal VaR of factor i = ∂VaR/∂eᵢ = z·√h·(Σe)ᵢ/√(eᵀΣe).
+        marginal VaR of factor i = ∂VaR/∂eᵢ = z·√h·(Σe)ᵢ/√(eᵀΣe),
+        marginal VaR of group g = e_gᵀ·(∂VaR/∂e) / Σᵢe_gᵢ  (None when g is flat).
 
     The mean P&L is taken as zero (one-day means are noise next to volatility).
     """
@@ -310,6 +353,7 @@ def parametric_var(
     marginal = z * sigma_gradient
     component_var = exposure.T @ marginal  # e_g · ∂VaR/∂e
     component_es = exposure.T @ (es_per_sigma * sigma_gradient)
+    group_marginal = marginal_by_column(component_var, exposure, layout.width)
     groups = tuple(
         GroupRisk(
             label,
@@ -318,6 +362,7 @@ def parametric_var(
             es_per_sigma * float(sigmas[c]),
             float(component_var[c]),
             float(component_es[c]),
+            group_marginal[c],
         )
         for c, (label, group) in enumerate(layout.columns)
         if c > 0
