@@ -238,7 +238,10 @@ class PositionsGrid:
 
 def positions_grid(user: Any, on: date, *, book: str = "") -> PositionsGrid:
     """Net positions by book × market (rows) and delivery month (columns), each cell with its
-    unrealised MtM on `on`'s market; a fixed number of queries for any number of rows."""
+    unrealised MtM on `on`'s market; a fixed number of queries for any number of rows.
+
+    Options count at their delta on `on`'s market (the kept rows hold the delta they were
+    booked at; the valuation's `redelta` is the difference)."""
     books = books_for_user(user)
     if book:
         books = books.filter(code=book)
@@ -249,18 +252,34 @@ def positions_grid(user: Any, on: date, *, book: str = "") -> PositionsGrid:
         .order_by("book__code", "market__code", "month")
     )
     valuations = books_valuation(books, on)
-    months = sorted({p.month for p in positions})
-    column = {month: i for i, month in enumerate(months)}
-    by_id = {b.pk: b for b in books}
-    rows: dict[tuple[int, int, int], GridRow] = {}
+    markets = {p.market.code: p.market for p in positions}
+    quantities: dict[tuple[int, str, str, date], Decimal] = defaultdict(Decimal)
     for p in positions:
-        key = (p.book_id, p.market_id, p.unit_id)
+        quantities[(p.book_id, p.market.code, p.unit.code, p.month)] += p.quantity
+    for book_id, value in valuations.items():
+        for (market, month, unit), change in value.redelta.items():
+            quantities[(book_id, market, unit, month)] += change
+    unknown = {key[1] for key in quantities} - set(markets)
+    if unknown:  # an option re-deltaed into a month it had no kept row in
+        markets.update((m.code, m) for m in Market.objects.filter(code__in=unknown))
+    by_id = {b.pk: b for b in books}
+    # (book code, market, unit, month, book id): the grid's order; flat cells are no cells.
+    kept = sorted(
+        ((by_id[k[0]].code, *k[1:], k[0]), q)
+        for k, q in quantities.items()
+        if q and k[1] in markets
+    )
+    months = sorted({key[3] for key, _q in kept})
+    column = {month: i for i, month in enumerate(months)}
+    rows: dict[tuple[int, str, str], GridRow] = {}
+    for (_code, market, unit, month, book_id), quantity in kept:
+        key = (book_id, market, unit)
         if key not in rows:
             rows[key] = GridRow(
-                by_id[p.book_id], p.market, p.unit.code, [(None, None)] * len(months), Decimal(0)
+                by_id[book_id], markets[market], unit, [(None, None)] * len(months), Decimal(0)
             )
-        mtm = valuations[p.book_id].by_month.get((p.market.code, p.month))
-        rows[key].cells[column[p.month]] = (p.quantity, mtm)
+        mtm = valuations[book_id].by_month.get((market, month))
+        rows[key].cells[column[month]] = (quantity, mtm)
     grid_rows = [
         GridRow(
             r.book,

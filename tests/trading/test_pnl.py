@@ -15,6 +15,8 @@ from apps.trading.models import (
     CurveSnapshot,
     InterestRate,
     Market,
+    MarketVolatility,
+    Position,
     Trade,
 )
 from apps.trading.pnl import booked_as_of, end_of_day, pnl_close, previous_business_day
@@ -68,6 +70,49 @@ def market_days(seeded):
         InterestRate.objects.create(currency="EUR", date=day, rate=Decimal(0))
     curve("eex-de-power", TUESDAY, "85")
     curve("eex-de-power", WEDNESDAY, "87")
+
+
+@pytest.fixture
+def gas_days(market_days):
+    """TTF January 2027 at 32 on Tuesday and 33 on Wednesday, options at 50 % volatility."""
+    curve("ttf", TUESDAY, "32")
+    curve("ttf", WEDNESDAY, "33")
+    MarketVolatility.objects.create(
+        market=Market.objects.get(code="ttf"), volatility=Decimal("0.5")
+    )
+
+
+def book_each_deal_type(trader, moment: datetime) -> dict[str, Trade]:
+    """Into PEU-FLOW, January 2027 TTF (31 gas days), one trade of each non-fixed deal type."""
+    gas = {"market": "ttf", "period": "2027-01"}
+    return {
+        # Buy 10 MWh/day (310 MWh) at the EEX power index − 53.00.
+        "index": book(
+            trader,
+            moment,
+            **gas,
+            deal_type="physical_index",
+            index_market="eex-de-power",
+            price=Decimal("-53.00"),
+        ),
+        # Sell a swap, 10 MWh/day (310 MWh) fixed at 31.
+        "swap": book(trader, moment, **gas, deal_type="swap", side="sell", price=Decimal(31)),
+        # Buy the future, 20 MWh/day (620 MWh) at 32.50.
+        "future": book(
+            trader, moment, **gas, deal_type="future", quantity=Decimal(20), price=Decimal("32.50")
+        ),
+        # Buy a call, 10 MWh/day (310 MWh), strike 30, premium 2.00, expiring 2026-12-28.
+        "option": book(
+            trader,
+            moment,
+            **gas,
+            deal_type="option",
+            option_type="call",
+            strike=Decimal(30),
+            expiry_date=date(2026, 12, 28),
+            price=Decimal("2.00"),
+        ),
+    }
 
 
 def test_previous_business_day_skips_the_weekend():
@@ -173,3 +218,46 @@ def test_close_costs_the_same_queries_for_one_trade_or_many(trader):
     with CaptureQueriesContext(connection) as many:
         pnl_close(on=WEDNESDAY, book_ids=[book_id])
     assert len(many) == len(one)
+
+
+@pytest.mark.usefixtures("gas_days")
+def test_close_explains_an_index_forward_swap_future_and_option(trader):
+    trades = book_each_deal_type(trader, datetime(2026, 11, 24, 10, tzinfo=UTC))
+    # The option's delta at booking (Tuesday, F 32, 34 days to expiry, undiscounted):
+    # σ√T = 0.5 × √(34/365) = 0.152603, d1 = (ln(32/30) + 0.011644) / 0.152603 = 0.499219,
+    # N(d1) = 0.69118755; its leg 0.69118755 × 310 = 214.2681405, kept to 6 places (half even).
+    option = trades["option"].versions.get()
+    assert option.delta == Decimal("0.69118755")
+    assert option.position_legs == [["2027-01-01", "214.268140"]]
+    ttf = Position.objects.get(book__code="PEU-FLOW", market__code="ttf")
+    # 310 (index forward) − 310 (swap) + 620 (future) + 214.268140 (the option's delta).
+    assert ttf.quantity == Decimal("834.268140")
+
+    [row] = pnl_close(on=WEDNESDAY, book_ids=[trades["option"].book_id])
+
+    # Rates are zero (no discounting). Tuesday (TTF 32, EEX 85) → Wednesday (TTF 33, EEX 87):
+    # index forward (F_ttf − F_eex + 53) × 310:   (32 − 85 + 53) × 310 = 0   → −1 × 310 = −310;
+    # sold swap −(F − 31) × 310:                   −310                       → −620;
+    # future (F − 32.50) × 620:                    −310                       → +310;
+    # call (Black-76 − 2.00) × 310, σ = 50 %, K 30:
+    #   Tuesday F 32, 34 days: call 3.051195 (N(d1) 0.691188, N(d2) 0.635560): 325.870582;
+    #   Wednesday's date on Tuesday's curve, 33 days: call 3.025747: 317.981576;
+    #   Wednesday F 33, 33 days: call 3.753574 (N(d1) 0.760877, N(d2) 0.711846): 543.607985.
+    # Start 0 − 310 − 310 + 325.870582 = −294.13; end −310 − 620 + 310 + 543.607985 = −76.39.
+    # Time roll (the option only; futures and zero-rate forwards do not roll): −7.889006.
+    # Curve moves: −310 − 310 + 620 + (543.607985 − 317.981576) = 225.626409.
+    # Daily −76.39 + 294.13 = 217.74 = −7.89 + 225.63.
+    assert row.unrealised == Decimal("-76.39")
+    assert row.realised == 0
+    assert row.daily == Decimal("217.74")
+    assert row.time_roll == Decimal("-7.89")
+    assert row.curve_moves == Decimal("225.63")
+    assert (row.fx, row.new_trades, row.amendments, row.cancellations, row.unexplained) == (
+        0,
+        0,
+        0,
+        0,
+        0,
+    )
+    assert row.trade_count == 4
+    assert row.missing == []

@@ -8,11 +8,12 @@ from unittest import mock
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
-from apps.trading.models import Book, BookPnl, InterestRate
+from apps.trading.models import Book, BookPnl, InterestRate, Market, MarketVolatility
 from apps.trading.pnl import pnl_close
 from tests.conftest import login_verified
-from tests.trading.test_pnl import TUESDAY, WEDNESDAY, book, curve
+from tests.trading.test_pnl import TUESDAY, WEDNESDAY, book, book_each_deal_type, curve
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -266,3 +267,115 @@ def test_trade_page_shows_its_mtm_today(client, trader, position):
     assert "Valuation today" in html
     # (87 − 80) × 7,440 MWh on the curve of 2026-11-25.
     assert "52,080.00 EUR" in html
+
+
+# --- Every deal type through the doors ---------------------------------------------------------
+
+
+@pytest.fixture
+def deal_types(seeded, trader):
+    """The four non-fixed deal types booked on Tuesday (see test_pnl's gas_days)."""
+    InterestRate.objects.create(currency="EUR", date=TUESDAY, rate=Decimal(0))
+    for market, tuesday, wednesday in (("eex-de-power", "85", "87"), ("ttf", "32", "33")):
+        curve(market, TUESDAY, tuesday)
+        curve(market, WEDNESDAY, wednesday)
+    MarketVolatility.objects.create(
+        market=Market.objects.get(code="ttf"), volatility=Decimal("0.5")
+    )
+    return book_each_deal_type(trader, datetime(2026, 11, 24, 10, tzinfo=UTC))
+
+
+def test_trade_valuation_api_values_each_deal_type(client, trader, deal_types):
+    c = _client(client, trader)
+
+    def valued(name: str) -> dict:
+        url = reverse("trading-api:trade-valuation", kwargs={"pk": deal_types[name].pk})
+        response = c.get(url, {"date": "2026-11-25"})
+        assert response.status_code == 200
+        return response.json()
+
+    # Wednesday: TTF 33, EEX 87, rate 0, 310 MWh unless said.
+    # Index forward: (33 − 87 + 53) × 310 = −310.
+    assert valued("index")["mtm"] == "-310.00"
+    # Sold swap at 31: −(33 − 31) × 310 = −620.
+    assert valued("swap")["mtm"] == "-620.00"
+    # Future at 32.50 on 620 MWh: 0.50 × 620 = 310.
+    assert valued("future")["mtm"] == "310.00"
+    # Call, K 30, premium 2, σ 50 %, 33 days, F 33: d1 = 0.709126, N(d1) = 0.760877,
+    # N(d2) = 0.711846; call = 33 × 0.760877 − 30 × 0.711846 = 3.753574;
+    # (3.753574 − 2) × 310 = 543.61. Delta N(d1) × 310 = 235.871873.
+    # Vega F × n(d1) × √T × 310: n(d1) = exp(−0.251430) / √(2π) = 0.777688 / 2.506628
+    # = 0.310253; 33 × 0.310253 × 0.300684 × 310 = 954.34.
+    option = valued("option")
+    assert option["mtm"] == option["unrealised"] == "543.61"
+    assert option["delta"] == "235.871873"
+    assert option["vega"] == "954.34"
+    assert option["missing"] == []
+
+
+def test_positions_grid_shows_options_at_the_days_delta(client, trader, deal_types):
+    c = _client(client, trader)
+    wednesday = c.get(reverse("trading:positions"), {"date": "2026-11-25", "book": "PEU-FLOW"})
+    html = wednesday.content.decode()
+    # Kept: 310 − 310 + 620 + 214.268140 (the call booked at a delta of 0.69118755).
+    # On Wednesday's curve the call's delta is 0.760877 (235.871873 MWh), so the TTF cell is
+    # 310 − 310 + 620 + 235.871873 = 855.871873.
+    assert '<bdi class="quantity">855.872</bdi>' in html
+    # The book's MtM: −310 − 620 + 310 + 543.61 = −76.39.
+    assert "-76.39 EUR" in html
+    # On Tuesday's market (the booking's, rate zero) the delta is the booked one again:
+    # 0.691187553 × 310 = 214.268141, so 310 − 310 + 620 + 214.268141.
+    tuesday = c.get(reverse("trading:positions"), {"date": "2026-11-24", "book": "PEU-FLOW"})
+    assert '<bdi class="quantity">834.268</bdi>' in tuesday.content.decode()
+
+
+# --- Arabic, right to left ---------------------------------------------------------------------
+
+
+def _arabic(client, user):
+    user.language = "ar"
+    user.save()
+    c = _client(client, user)
+    c.cookies["django_language"] = "ar"
+    return c
+
+
+def test_positions_grid_renders_in_arabic_rtl(client, trader, position):
+    response = _arabic(client, trader).get(
+        reverse("trading:positions"), {"date": "2026-11-25"}, headers={"accept-language": "ar"}
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<html lang="ar" dir="rtl">' in html
+    with translation.override("ar"):
+        title = str(translation.pgettext("trading position", "Positions"))
+    assert title != "Positions"
+    assert f"<h1>{title}</h1>" in html
+    # Codes and months isolated left to right; figures in Arabic's number format (decimal
+    # comma, no grouping), each in its own <bdi> with its currency: 7,440 MWh, 52,080 EUR.
+    assert "<bdi>2027-01</bdi>" in html
+    assert "<bdi>PEU-FLOW</bdi>" in html
+    assert '<bdi class="quantity">7440</bdi>' in html
+    assert '<bdi class="small muted">52080,00</bdi>' in html
+    assert "<bdi>52080,00 EUR</bdi>" in html
+
+
+def test_pnl_page_renders_in_arabic_rtl_with_plain_chart_numbers(client, trader, position):
+    pnl_close(on=WEDNESDAY, book_ids=[position.book_id])
+    response = _arabic(client, trader).get(
+        reverse("trading:pnl"),
+        {"date": "2026-11-25", "book": "PEU-FLOW"},
+        headers={"accept-language": "ar"},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<html lang="ar" dir="rtl">' in html
+    with translation.override("ar"):
+        curve_moves = str(translation.gettext("Curve moves"))
+    assert curve_moves != "Curve moves"
+    assert curve_moves in html
+    # The chart reads plain numbers (json_script), never Arabic-formatted text, and is told
+    # to draw right to left.
+    data = json.loads(re.search(r'id="pnl-chart-data"[^>]*>(.*?)</script>', html).group(1))
+    assert data == {"dates": ["2026-11-25"], "daily": [14880.0], "cumulative": [14880.0]}
+    assert 'data-rtl="1"' in html
