@@ -1,14 +1,17 @@
 """Concurrent writes on PostgreSQL: two amendments of one version (one wins, the other is
-stale), bookings into one book, and the counterparties' credit exposure under the row locks."""
+stale), through the service and through the API; one Idempotency-Key sent twice at once; bookings
+into one book, and the counterparties' credit exposure under the row locks."""
 
+import json
 import threading
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 from django.db import connection
+from django.test import Client
 
-from apps.compliance.models import PreTradeRule
+from apps.compliance.models import AuditEntry, PreTradeRule
 from apps.trading.models import Counterparty, CounterpartyExposure, Position, Trade, TradeVersion
 from apps.trading.services import (
     StaleVersion,
@@ -19,6 +22,7 @@ from apps.trading.services import (
     trade_cancel,
 )
 from tests.trading.factories import trade_terms
+from tests.trading.test_trade_api import PAYLOAD
 
 pytestmark = [pytest.mark.postgres, pytest.mark.usefixtures("seeded")]
 
@@ -53,6 +57,81 @@ def test_concurrent_amendments_one_wins_other_stale(postgres, trader):
     assert TradeVersion.objects.filter(trade=trade).count() == 2
     winner = TradeVersion.objects.get(trade=trade, version=2)
     assert Position.objects.get().quantity == winner.total_quantity
+
+
+def _post_at_once(requests: list[tuple[Client, str, dict, dict]]) -> list:
+    """POST each (client, url, body, headers) from its own thread (and database connection),
+    released together; the responses in the order given."""
+    barrier = threading.Barrier(len(requests))
+    responses: list = [None] * len(requests)
+
+    def post(i: int) -> None:
+        client, url, body, headers = requests[i]
+        try:
+            barrier.wait(timeout=10)
+            responses[i] = client.post(
+                url, data=json.dumps(body), content_type="application/json", headers=headers
+            )
+        except BaseException as exc:
+            responses[i] = exc
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=post, args=(i,)) for i in range(len(requests))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return responses
+
+
+def _signed_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_api_amendments_one_wins_other_409(postgres, trader):
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    url = f"/api/v1/trades/{trade.pk}/amend/"
+
+    responses = _post_at_once(
+        [
+            (_signed_in(trader), url, {"version": 1, "quantity": quantity}, {})
+            for quantity in ("11", "12")
+        ]
+    )
+
+    assert sorted(r.status_code for r in responses) == [200, 409]
+    won = next(r for r in responses if r.status_code == 200).json()
+    lost = next(r for r in responses if r.status_code == 409).json()
+    assert lost["code"] == "stale_version"
+    assert won["current_version"] == 2
+    trade.refresh_from_db()
+    assert trade.current_version == 2
+    assert TradeVersion.objects.filter(trade=trade).count() == 2
+    winner = TradeVersion.objects.get(trade=trade, version=2)
+    assert f"{winner.quantity:.6f}" == won["terms"]["quantity"]
+    assert Position.objects.get().quantity == winner.total_quantity
+    assert AuditEntry.objects.filter(action="trading.trade_amended").count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_requests_with_one_idempotency_key_book_once(postgres, trader):
+    headers = {"Idempotency-Key": "order-at-once"}
+
+    responses = _post_at_once(
+        [(_signed_in(trader), "/api/v1/trades/", PAYLOAD, headers) for _ in range(2)]
+    )
+
+    assert [r.status_code for r in responses] == [201, 201]
+    assert responses[0].json() == responses[1].json()
+    assert sorted(r.headers.get("Idempotent-Replayed", "") for r in responses) == ["", "true"]
+    assert Trade.objects.count() == 1
+    assert TradeVersion.objects.count() == 1
+    assert Position.objects.get().quantity == Decimal("7430")
+    assert AuditEntry.objects.filter(action="trading.trade_booked").count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
