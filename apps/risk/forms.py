@@ -11,10 +11,26 @@ from django.utils.translation import pgettext_lazy
 from apps.accounts.models import Desk
 from apps.accounts.permissions import desks_for_user
 from apps.risk.models import LimitKind, Method
-from apps.risk.parameters import FULL
+from apps.risk.parameters import FULL, MAX_HORIZON_DAYS
 from apps.trading.models import Book, Market, Unit
 
 FIRM = "firm"
+RUN_PARAMETERS = (
+    "methods",
+    "confidences",
+    "window",
+    "horizon_days",
+    "paths",
+    "seed",
+    "covariance",
+    "ewma_decay",
+    "age_decay",
+    "distribution",
+    "dof",
+    "stress",
+    "credit",
+    "backtest",
+)
 
 
 def apply_errors(form: forms.Form, error: ValidationError) -> None:
@@ -30,6 +46,9 @@ class ScopeForm(forms.Form):
     """The dashboard's scope: one of the user's desks, or the firm (risk managers)."""
 
     desk = forms.ChoiceField(label=pgettext_lazy("trading desk", "Desk"), required=False)
+    horizon = forms.IntegerField(
+        label=_("Horizon (days)"), required=False, min_value=1, max_value=MAX_HORIZON_DAYS
+    )
 
     def __init__(self, *args: Any, user: Any, firm: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -45,7 +64,7 @@ class ScopeForm(forms.Form):
         else the first desk. A desk that is not the user's is not valid (a 404)."""
         code = ""
         if self.is_bound and self.data.get("desk"):
-            if not self.is_valid():
+            if "desk" in self.errors:  # (a bad horizon is the horizon field's error only)
                 return False, None
             code = self.cleaned_data["desk"]
         if not code:
@@ -55,6 +74,13 @@ class ScopeForm(forms.Form):
             return self.firm, None
         desk = next((d for d in self.desks if d.code == code), None)
         return desk is not None, desk
+
+    def chosen_horizon(self) -> int:
+        """The horizon the reader chose (days), one day by default or when not valid (the
+        field then shows its error)."""
+        if self.is_bound and self.is_valid() and self.cleaned_data.get("horizon"):
+            return self.cleaned_data["horizon"]
+        return 1
 
 
 class RunForm(forms.Form):
@@ -75,6 +101,33 @@ class RunForm(forms.Form):
     horizon_days = forms.CharField(label=_("Horizon (days)"), initial=FULL.horizon_days)
     paths = forms.CharField(label=_("Monte Carlo paths"), initial=FULL.paths)
     seed = forms.CharField(label=_("Random seed"), initial=FULL.seed)
+    # The options the API takes too; the services check their values (parameters_clean).
+    covariance = forms.ChoiceField(
+        label=_("Covariance"),
+        choices=[("ewma", _("EWMA (exponentially weighted)")), ("sample", _("Sample"))],
+        initial=FULL.covariance,
+        required=False,
+    )
+    ewma_decay = forms.CharField(label=_("EWMA decay (λ)"), initial=FULL.ewma_decay, required=False)
+    age_decay = forms.CharField(
+        label=_("Age weighting decay (historical)"),
+        required=False,
+        help_text=_(
+            "Empty: equal weights; 0.98 weighs yesterday's scenario more than last year's."
+        ),
+    )
+    distribution = forms.ChoiceField(
+        label=_("Monte Carlo shocks"),
+        choices=[("normal", _("Normal")), ("student_t", _("Student t"))],
+        initial=FULL.distribution,
+        required=False,
+    )
+    dof = forms.CharField(
+        label=_("Degrees of freedom (Student t)"), initial=FULL.dof, required=False
+    )
+    stress = forms.BooleanField(label=_("Stress tests"), required=False, initial=FULL.stress)
+    credit = forms.BooleanField(label=_("Credit exposure"), required=False, initial=FULL.credit)
+    backtest = forms.BooleanField(label=_("Backtest"), required=False, initial=FULL.backtest)
 
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -84,9 +137,14 @@ class RunForm(forms.Form):
         ]
 
     def parameters(self) -> dict[str, Any]:
+        """The run's parameters as typed: an option left empty keeps its default (an empty
+        age weighting: equal weights); a switch left out of the POST (an unticked box) is off,
+        as the page showed it."""
+        data = self.cleaned_data
         return {
-            name: self.cleaned_data[name]
-            for name in ("methods", "confidences", "window", "horizon_days", "paths", "seed")
+            name: data[name]
+            for name in RUN_PARAMETERS
+            if name == "age_decay" or data[name] not in ("", None)
         }
 
     def chosen_desk(self) -> Any:

@@ -17,6 +17,10 @@ ERRORS = {
     "no_curves": gettext_lazy("There is no forward curve on or before the run's day."),
     "unpriced": gettext_lazy("None of the positions could be priced (see what is missing)."),
     "internal": gettext_lazy("The run failed unexpectedly; the error was logged."),
+    "snapshot_altered": gettext_lazy(
+        "The snapshot no longer matches its SHA-256 digest (altered or damaged): nothing was "
+        "rerun from it."
+    ),
 }
 
 

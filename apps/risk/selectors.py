@@ -130,7 +130,8 @@ class LimitLine:
 @dataclass
 class Dashboard:
     desk: Desk | None  # None: the firm
-    run: RiskRun | None  # the latest run with figures for the scope
+    run: RiskRun | None  # the latest run with figures for the scope at the horizon
+    horizon: int = 1  # days: headline and history show runs of this horizon only
     totals: list[RiskFigure] = field(default_factory=list)  # per method and confidence
     desks: list[RiskFigure] = field(default_factory=list)  # the firm's desk rows
     contributors: list[RiskFigure] = field(default_factory=list)
@@ -150,12 +151,16 @@ class Dashboard:
         return {"desk": self.desk} if self.desk is not None else {"desk__isnull": True}
 
 
-def dashboard(user: Any, desk: Desk | None) -> Dashboard:
+def dashboard(user: Any, desk: Desk | None, horizon: int = 1) -> Dashboard:
     """The risk dashboard of one of the user's desks (or the firm, for risk managers): the
     latest figures, their history, limits and their use, top contributors, stress, backtest,
-    credit exposure, open alerts and recent runs. A fixed number of queries."""
-    board = Dashboard(desk=desk, run=None)
-    scope = board.scope_filter
+    credit exposure, open alerts and recent runs. A fixed number of queries.
+
+    VaR figures are of one horizon (`horizon` days, one by default): a 10-day run's VaR is
+    not comparable with the daily ones, so it neither becomes the headline nor joins their
+    history."""
+    board = Dashboard(desk=desk, run=None, horizon=horizon)
+    scope = {**board.scope_filter, "horizon_days": horizon}
     latest = (
         figures_for_user(user)
         .filter(label="total", **scope)

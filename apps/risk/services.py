@@ -29,8 +29,10 @@ from apps.risk.inputs import (
     REPORTING_CURRENCY,
     InputError,
     RunInputs,
+    SnapshotAltered,
     digest,
     inputs_build,
+    snapshot_check,
 )
 from apps.risk.models import (
     Alert,
@@ -66,6 +68,7 @@ logger = logging.getLogger(__name__)
 
 CENT = Decimal("0.01")
 RATIO_STEP = Decimal("0.000001")
+MARGINAL_STEP = Decimal("0.00000001")
 _LEVEL_RANK = {AlertLevel.WARNING: 1, AlertLevel.BREACH: 2}
 
 
@@ -146,8 +149,20 @@ def risk_run_rerun(*, user: User, run: RiskRun) -> RiskRun:
     if run.desk is not None:
         _require_desk(user, run.desk)
     original = run.source_run if run.kind == RunKind.RERUN and run.source_run else run
-    if not RiskRunSnapshot.objects.filter(run=original).exists():
+    snapshot = RiskRunSnapshot.objects.filter(run=original).only("arrays", "digest").first()
+    if snapshot is None:
         raise ValidationError(_("This run has no snapshot to rerun from."))
+    try:
+        snapshot_check(snapshot.arrays, snapshot.digest)
+    except SnapshotAltered:
+        raise ValidationError(
+            _(
+                "The snapshot of run #%(id)s no longer matches its SHA-256 digest: it was "
+                "altered or damaged, so a rerun could not give the run's numbers."
+            )
+            % {"id": original.pk},
+            code=SnapshotAltered.code,
+        ) from None
     with transaction.atomic():
         rerun = RiskRun.objects.create(
             kind=RunKind.RERUN,
@@ -225,6 +240,7 @@ def snapshot_inputs(run: RiskRun) -> tuple[RunInputs, list[ScenarioSpec]]:
         data=snapshot.data,
         currency=original.currency,
         market_data_date=original.market_data_date,
+        expected_digest=snapshot.digest,  # checked again: it may change after the request
     )
     scenarios = [
         ScenarioSpec(**{**s, "shocks": tuple(s["shocks"])})
@@ -363,6 +379,7 @@ def _store(run: RiskRun, inputs: RunInputs, results: Results) -> None:
                 es=_decimal(row.es),
                 component_var=_decimal(row.component_var),
                 component_es=_decimal(row.component_es),
+                marginal_var=_optional(row.marginal_var, MARGINAL_STEP),
             )
             for row in results.figures
         ],

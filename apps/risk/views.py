@@ -53,7 +53,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     valid, desk = form.scope()
     if not valid:
         raise Http404
-    board = selectors.dashboard(request.user, desk)
+    board = selectors.dashboard(request.user, desk, horizon=form.chosen_horizon())
     context = {
         "form": form,
         "board": board,
@@ -67,6 +67,10 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         # localised text.
         "history_json": json.dumps(board.history),
         "backtest_json": json.dumps(board.backtest.series if board.backtest else {}),
+        # The firm's backtests: one chart per desk, each with its own numbers.
+        "firm_backtests": (
+            [] if board.backtest else [(row, json.dumps(row.series)) for row in board.backtests]
+        ),
     }
     if request.htmx:
         return render(request, "risk/dashboard.html#live", context)

@@ -1,6 +1,6 @@
-// The risk dashboard's charts: the VaR/ES history of the scope's runs, and the backtest (daily
-// P&L as bars, −VaR as a line, exceptions marked). Numbers come as JSON in each canvas's
-// data-series (never localised text: htmx drops <script> blocks, json_script's included, from
+// The risk dashboard's charts: the VaR/ES history of the scope's runs, and the backtests (daily
+// P&L as bars, −VaR as a line, exceptions marked; one for a desk, one per desk for the firm).
+// Numbers come as JSON in each canvas's data-series (never localised text: htmx drops <script> blocks, json_script's included, from
 // reloaded regions); labels from its other data attributes, already translated by the page.
 // The live region (#risk-live) is reloaded by htmx after every run: the charts are drawn again
 // from the new blocks. No inline script, so the page keeps its strict CSP.
@@ -40,10 +40,9 @@
     }));
   }
 
-  function backtest() {
-    var canvas = document.querySelector("canvas[data-chart=backtest]");
+  function backtest(canvas) {
     var data = read(canvas);
-    if (!canvas || !data || !data.dates) {
+    if (!data || !data.dates) {
       return;
     }
     var limit = data["var"].map(function (value) { return -value; });
@@ -71,15 +70,20 @@
     if (!charts.some(function (chart) { return chart.canvas.dataset.chart === "history"; })) {
       history();
     }
-    if (!charts.some(function (chart) { return chart.canvas.dataset.chart === "backtest"; })) {
-      backtest();
-    }
+    document.querySelectorAll("canvas[data-chart=backtest]").forEach(function (canvas) {
+      if (!charts.some(function (chart) { return chart.canvas === canvas; })) {
+        backtest(canvas);
+      }
+    });
   }
 
   // After any swap (the live region's reload, a pushed row) the canvases may be new ones.
   document.addEventListener("htmx:afterSettle", function () {
-    var canvas = document.querySelector("canvas.risk-chart");
-    if (canvas && typeof Chart !== "undefined" && !Chart.getChart(canvas)) {
+    var fresh = Array.prototype.some.call(
+      document.querySelectorAll("canvas.risk-chart"),
+      function (canvas) { return typeof Chart !== "undefined" && !Chart.getChart(canvas); }
+    );
+    if (fresh) {
       draw();
     }
   });

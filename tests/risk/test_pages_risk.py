@@ -1,8 +1,10 @@
 """The risk pages through their doors: what each role sees, the desk scope (another desk's
 runs, figures and alerts are not there, or 404), forms and their errors, bounded queries."""
 
+import io
 from decimal import Decimal
 
+import numpy as np
 import pytest
 from django.conf import settings
 from django.db import connection
@@ -10,8 +12,33 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.accounts.models import Role
-from apps.risk.models import Alert, LimitKind, LimitVersion, RiskRun, RunKind, VersionStatus
-from apps.risk.services import limit_propose, limit_version_approve, risk_run_request
+from apps.risk.engine import (
+    historical_var,
+    monte_carlo_var,
+    parametric_var,
+    sample_covariance,
+)
+from apps.risk.models import (
+    Alert,
+    BacktestResult,
+    CreditExposureResult,
+    LimitCheck,
+    LimitKind,
+    LimitVersion,
+    RiskFigure,
+    RiskRun,
+    RiskRunSnapshot,
+    RunKind,
+    StressOutcome,
+    VersionStatus,
+)
+from apps.risk.services import (
+    limit_propose,
+    limit_version_approve,
+    risk_run_request,
+    snapshot_inputs,
+)
+from apps.trading.models import TradeVersion
 from tests.factories import UserFactory
 from tests.risk.test_support import (
     book,
@@ -272,3 +299,273 @@ def test_dashboard_in_arabic_is_right_to_left(
     text = client.get(reverse("risk:dashboard")).text
     assert '<html lang="ar" dir="rtl">' in text
     assert 'data-rtl="1"' in text  # the charts mirror their axes
+
+
+# --- Stress, backtests, horizons, the run form's options and reruns ---------------------------
+
+
+def _money(value: Decimal) -> str:
+    """An amount as the English pages write it (floatformat "2g")."""
+    return f"{value:,.2f}"
+
+
+def test_dashboard_stress_table_shows_each_scenario_with_its_books(
+    client, trader, risk_manager, both_desks, django_capture_on_commit_callbacks
+):
+    run = _run(django_capture_on_commit_callbacks, user=risk_manager)
+    client.force_login(trader)
+    text = client.get(reverse("risk:dashboard")).text
+    assert f"From run <bdi>#{run.pk}</bdi>." in text
+    # "All curves +10 %" on the power book: a tenth of its exposure, for the desk and its book.
+    up = StressOutcome.objects.get(
+        run=run, desk__code="power-eu", label="total", scenario__name="All curves +10 %"
+    )
+    exposure = TradeVersion.objects.get(trade__book__code="PEU-FLOW").total_quantity * 110
+    assert up.pnl == (exposure * Decimal("0.1")).quantize(Decimal("0.01"))
+    assert (
+        f'<tr><th scope="row">All curves +10 %</th><td class="num"><bdi>{_money(up.pnl)}</bdi>'
+        f'</td><td class="small"><bdi>PEU-FLOW</bdi> <bdi>{_money(up.pnl)}</bdi></td></tr>'
+    ) in text
+    # Gas moves nothing on a power desk; a historical window the history does not reach is
+    # shown as not applicable, with the reason.
+    assert (
+        '<tr><th scope="row">Gas +30 %</th><td class="num"><bdi>0.00</bdi></td>'
+        '<td class="small"><bdi>PEU-FLOW</bdi> <bdi>0.00</bdi></td></tr>'
+    ) in text
+    assert (
+        '<tr><th scope="row">Gas crisis 2021–22</th><td class="num">'
+        '<span class="muted" title="the window 2021-'
+    ) in text
+    assert "GUS-FLOW" not in text  # the other desk's book
+
+
+def _backtest(run: RiskRun, desk, exceptions: list[bool]) -> BacktestResult:
+    days = [f"2026-11-{day:02d}" for day in range(2, 2 + len(exceptions))]
+    return BacktestResult.objects.create(
+        run=run,
+        desk=desk,
+        method="historical",
+        confidence=Decimal("0.99"),
+        observations=len(exceptions),
+        exceptions=sum(exceptions),
+        zone="green",
+        series={
+            "dates": days,
+            "pnl": [-150.0 if e else 20.0 for e in exceptions],
+            "var": [100.0] * len(exceptions),
+            "exception": exceptions,
+        },
+        pnl_days=len(exceptions),
+    )
+
+
+def test_desk_dashboard_draws_the_backtest_with_its_exceptions(
+    client, trader, risk_manager, desk_a, both_desks, django_capture_on_commit_callbacks
+):
+    run = _run(django_capture_on_commit_callbacks, user=risk_manager)
+    _backtest(run, desk_a, [False, True, False])
+    client.force_login(trader)
+    text = client.get(reverse("risk:dashboard")).text
+    assert "<bdi>1</bdi> exception in <bdi>3</bdi> days." in text
+    series = (
+        "{&quot;dates&quot;: [&quot;2026-11-02&quot;, &quot;2026-11-03&quot;, "
+        "&quot;2026-11-04&quot;], &quot;pnl&quot;: [20.0, -150.0, 20.0], "
+        "&quot;var&quot;: [100.0, 100.0, 100.0], &quot;exception&quot;: [false, true, false]}"
+    )
+    assert f'data-chart="backtest" data-series="{series}"' in text
+    assert 'data-exception-label="Exceptions"' in text
+
+
+def test_firm_dashboard_draws_a_backtest_chart_per_desk(
+    client, risk_manager, desk_a, desk_b, both_desks, django_capture_on_commit_callbacks
+):
+    run = _run(django_capture_on_commit_callbacks, user=risk_manager)
+    _backtest(run, desk_a, [True, False])
+    _backtest(run, desk_b, [False, False])
+    client.force_login(risk_manager)
+    text = client.get(reverse("risk:dashboard")).text
+    assert text.count('data-chart="backtest"') == 2
+    assert '<h3><a href="?desk=power-eu"><bdi>power-eu</bdi></a></h3>' in text
+    assert "<bdi>1</bdi> exception in <bdi>2</bdi> days." in text
+    assert "<bdi>0</bdi> exceptions in <bdi>2</bdi> days." in text
+    assert "&quot;exception&quot;: [true, false]}" in text
+    assert "&quot;exception&quot;: [false, false]}" in text
+
+
+def test_dashboard_headline_and_history_keep_to_one_horizon(
+    client, risk_manager, both_desks, django_capture_on_commit_callbacks
+):
+    daily = _run(django_capture_on_commit_callbacks, user=risk_manager)
+    # Newer, over two days (five days of history: three 2-day returns).
+    longer = _run(django_capture_on_commit_callbacks, user=risk_manager, horizon_days=2, window=3)
+    assert longer.status == "succeeded", (longer.error, longer.problems)
+    client.force_login(risk_manager)
+
+    text = client.get(reverse("risk:dashboard")).text
+    assert f"run <bdi>#{daily.pk}</bdi>" in text
+    assert f"#{longer.pk}&quot;" not in text  # not in the history either
+    assert f"#{daily.pk}&quot;" in text
+    assert "VaR over <bdi>1</bdi> day." in text
+    headline = RiskFigure.objects.get(
+        run=daily, desk=None, method="historical", label="total", confidence=Decimal("0.99")
+    )
+    assert f"<bdi>{_money(headline.var)}</bdi>" in text
+
+    chosen = client.get(reverse("risk:dashboard"), {"horizon": "2"}).text
+    assert f"run <bdi>#{longer.pk}</bdi>" in chosen
+    assert f"#{daily.pk}&quot;" not in chosen
+    assert "VaR over <bdi>2</bdi> days." in chosen
+    assert "horizon=2" in chosen  # the live reloads keep the reader's horizon
+
+    none_yet = client.get(reverse("risk:dashboard"), {"horizon": "5"}).text
+    assert "No risk run has measured this scope over <bdi>5</bdi> days yet." in none_yet
+    bad = client.get(reverse("risk:dashboard"), {"horizon": "99"})
+    assert bad.status_code == 200  # the field says what is wrong; one-day figures are shown
+    assert "Ensure this value is less than or equal to 20." in bad.text
+    assert f"run <bdi>#{daily.pk}</bdi>" in bad.text
+
+
+def test_run_started_from_the_page_with_every_option(
+    client, risk_manager, both_desks, django_capture_on_commit_callbacks
+):
+    client.force_login(risk_manager)
+    runs = client.get(reverse("risk:runs")).text
+    for label in ("Covariance", "Age weighting decay (historical)", "Monte Carlo shocks",
+                  "Degrees of freedom (Student t)", "Stress tests", "Credit exposure"):  # fmt: skip
+        assert f"{label}:</label>" in runs
+    form = {
+        "desk": "power-eu",
+        "methods": ["historical", "parametric", "monte_carlo"],
+        "confidences": "0.95",
+        "window": "5",
+        "horizon_days": "1",
+        "paths": "500",
+        "seed": "3",
+        "covariance": "sample",
+        "ewma_decay": "0.94",
+        "age_decay": "0.9",
+        "distribution": "student_t",
+        "dof": "4",
+        # stress, credit and backtest unticked: left out of the POST
+    }
+    bad = client.post(reverse("risk:run-start"), {**form, "covariance": "guess"})
+    assert bad.status_code == 400
+    assert "Select a valid choice. guess is not one of the available choices." in bad.text
+    bad = client.post(reverse("risk:run-start"), {**form, "dof": "2", "age_decay": "1.5"})
+    assert bad.status_code == 400
+    assert "Degrees of freedom must be above 2." in bad.text
+    assert "Must lie strictly between 0 and 1 (0.99 for 99 %); got 1.5." in bad.text
+    assert not RiskRun.objects.exists()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("risk:run-start"), form)
+    run = RiskRun.objects.get()
+    assert response.status_code == 302
+    run.refresh_from_db()
+    assert run.status == "succeeded", (run.error, run.problems)
+    p = run.parameters
+    assert (p["covariance"], p["age_decay"], p["distribution"], p["dof"], p["seed"]) == (
+        "sample", 0.9, "student_t", 4.0, 3,
+    )  # fmt: skip
+    assert (p["stress"], p["credit"], p["backtest"]) == (False, False, False)
+    assert not StressOutcome.objects.filter(run=run).exists()
+    assert not CreditExposureResult.objects.filter(run=run).exists()
+    # The figures follow the options: recomputed from the run's own snapshot.
+    inputs, _scenarios = snapshot_inputs(run)
+    portfolio = inputs.portfolio("power-eu")
+    covariance = sample_covariance(inputs.history, portfolio.factor_names, window=5)
+    expected = {
+        "historical": historical_var(
+            portfolio, inputs.history, confidence=0.95, window=5, age_decay=0.9
+        ).var,
+        "parametric": parametric_var(portfolio, covariance, confidence=0.95).var,
+        "monte_carlo": monte_carlo_var(
+            portfolio, covariance, confidence=0.95, seed=3, paths=500,
+            distribution="student_t", dof=4,
+        ).var,
+    }  # fmt: skip
+    for method, var in expected.items():
+        stored = RiskFigure.objects.get(
+            run=run, desk__code="power-eu", method=method, label="total"
+        )
+        assert float(stored.var) == pytest.approx(var, abs=0.005), method
+    detail = client.get(reverse("risk:run-detail", kwargs={"pk": run.pk})).text
+    assert "<bdi>student_t</bdi> <bdi>ν = 4.0</bdi>" in detail
+
+
+def _results(run: RiskRun) -> dict[str, list[tuple]]:
+    """Everything a run stored that a rerun must repeat: figures (with marginal VaR), stress
+    outcomes and limit checks."""
+    return {
+        "figures": list(
+            RiskFigure.objects.filter(run=run)
+            .order_by("desk", "method", "confidence", "label", "group")
+            .values_list(
+                "desk",
+                "method",
+                "confidence",
+                "horizon_days",
+                "label",
+                "group",
+                "var",
+                "es",
+                "component_var",
+                "component_es",
+                "marginal_var",
+            )
+        ),
+        "stress": list(
+            StressOutcome.objects.filter(run=run)
+            .order_by("desk", "scenario", "label", "group")
+            .values_list("desk", "scenario", "label", "group", "pnl", "error")
+        ),
+        "checks": list(
+            LimitCheck.objects.filter(run=run)
+            .order_by("limit")
+            .values_list("limit", "version", "desk", "value", "amount", "utilisation", "status")
+        ),
+    }
+
+
+def tamper(run: RiskRun) -> None:
+    """Change the snapshot's exposures (a valid snapshot, other numbers) and keep its digest."""
+    snapshot = RiskRunSnapshot.objects.get(run=run)
+    with np.load(io.BytesIO(bytes(snapshot.arrays)), allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    arrays["linear_exposure"] = arrays["linear_exposure"] * 2
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    RiskRunSnapshot.objects.filter(run=run).update(arrays=buffer.getvalue())
+
+
+def test_rerun_from_the_page_repeats_figures_stress_and_limit_checks(
+    client, risk_manager, checker, trader, desk_a, both_desks, django_capture_on_commit_callbacks
+):
+    _limits(risk_manager, checker, desk_a, 2)
+    run = _run(django_capture_on_commit_callbacks, user=risk_manager)
+    book(trader, quantity=Decimal("30"))  # the world moves on; the rerun does not see it
+    client.force_login(risk_manager)
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(reverse("risk:run-rerun", kwargs={"pk": run.pk}))
+    rerun = RiskRun.objects.get(kind=RunKind.RERUN)
+    assert response.headers["Location"] == reverse("risk:run-detail", kwargs={"pk": rerun.pk})
+    rerun.refresh_from_db()
+    assert rerun.status == "succeeded"
+    original, again = _results(run), _results(rerun)
+    assert again == original
+    assert len(original["checks"]) == 2
+    assert any(row[4] is not None for row in original["stress"])
+    assert any(row[-1] is not None for row in original["figures"])  # marginal VaR too
+    assert "Rerun of" in client.get(response.headers["Location"]).text
+
+
+def test_rerun_from_the_page_is_refused_when_the_snapshot_was_altered(
+    client, risk_manager, both_desks, django_capture_on_commit_callbacks
+):
+    run = _run(django_capture_on_commit_callbacks, user=risk_manager)
+    tamper(run)
+    client.force_login(risk_manager)
+    response = client.post(reverse("risk:run-rerun", kwargs={"pk": run.pk}), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("risk:run-detail", kwargs={"pk": run.pk})
+    assert f"The snapshot of run #{run.pk} no longer matches its SHA-256 digest" in response.text
+    assert not RiskRun.objects.filter(kind=RunKind.RERUN).exists()
