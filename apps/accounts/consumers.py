@@ -6,7 +6,13 @@ from django.conf import settings
 from django.template.loader import render_to_string
 from django.utils import translation
 
-from apps.accounts.live import LIVE_TEMPLATE_PREFIX, desk_group, user_group, venue_group
+from apps.accounts.live import (
+    LIVE_TEMPLATE_PREFIX,
+    desk_group,
+    user_group,
+    venue_desk_group,
+    venue_group,
+)
 from apps.accounts.models import Role
 from apps.accounts.permissions import desks_for_user, has_role, socket_user_allowed
 from apps.accounts.regions import region_defaults
@@ -64,10 +70,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         # The same gatekeeper as the pages: signed in, active, second factor where required.
         if not socket_user_allowed(user, session):
             return False, [], ""
-        desk_ids = desks_for_user(user).values_list("pk", flat=True)
+        desk_ids = list(desks_for_user(user).values_list("pk", flat=True))
         groups = [user_group(user.pk)] + [desk_group(desk_id) for desk_id in desk_ids]
-        if has_role(user, Role.TRADER):  # the venue's depth and last trades: every trader
+        if has_role(user, Role.TRADER):
+            # The venue's depth and last trades: every trader; a desk's orders: its traders
+            # (the venue's gatekeeper shows orders to traders only, not to all of the desk).
             groups.append(venue_group())
+            groups += [venue_desk_group(desk_id) for desk_id in desk_ids]
         # The language the pages use: the cookie first (as LocaleMiddleware), then the profile.
         cookies = self.scope.get("cookies") or {}
         language = cookies.get(settings.LANGUAGE_COOKIE_NAME) or user.language

@@ -1,7 +1,8 @@
 """The one way to publish a live event: after the current transaction commits, to a group.
 
-Groups: `user.<id>` (one user's sockets), `desk.<id>` (everyone on a desk) and `venue` (every
-trader: the internal venue's anonymous depth ladders and last trades). An event names a
+Groups: `user.<id>` (one user's sockets), `desk.<id>` (everyone on a desk), `venue` (every
+trader: the internal venue's anonymous depth ladders and last trades) and `venue-desk.<id>`
+(the desk's traders: its orders, which only traders may see). An event names a
 template under templates/live/ and its context; the consumer renders it in the language of each
 socket's user, so one publish serves English and Arabic readers alike. Templates render an
 element with `hx-swap-oob` (see live/notice.html), which the htmx websocket extension swaps into
@@ -29,6 +30,10 @@ def desk_group(desk_id: int) -> str:
 
 def venue_group() -> str:
     return "venue"
+
+
+def venue_desk_group(desk_id: int) -> str:
+    return f"venue-desk.{desk_id}"
 
 
 def _send_after_commit(group: str, message: dict[str, Any]) -> None:

@@ -65,7 +65,12 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from apps.accounts.live import desk_group, publish_after_commit, user_group, venue_group
+from apps.accounts.live import (
+    publish_after_commit,
+    user_group,
+    venue_desk_group,
+    venue_group,
+)
 from apps.accounts.models import Desk, Role, User
 from apps.accounts.permissions import desks_for_user, has_role
 from apps.compliance.audit import AuditRecord, audit_append, audit_append_many
@@ -1084,7 +1089,9 @@ class _Run:
             new = [order_row(o) for o in orders if o.pk == self.new_order_id]
             changed = [order_row(o) for o in orders if o.pk != self.new_order_id]
             publish_after_commit(
-                desk_group(desk_id), "live/venue_order_row.html", {"new": new, "changed": changed}
+                venue_desk_group(desk_id),
+                "live/venue_order_row.html",
+                {"new": new, "changed": changed},
             )
         for trader_id, notice in self.notices:
             publish_after_commit(user_group(trader_id), "live/venue_notice.html", notice)

@@ -9,7 +9,9 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 from django.http import Http404
+from django.test.utils import CaptureQueriesContext
 
 from apps.compliance.models import AuditEntry
 from apps.trading import venue
@@ -532,9 +534,9 @@ def test_restart_mid_session_gives_the_same_book_and_fills(
         ("sell", D(3), D("50.5"), 2, 6),
         ("sell", D(3), D(50), 1, 6),
     ]
-    # The same requests on a second contract, without restarts: the same fills.
+    # The same requests on a second contract, without restarts: the same fills (the first
+    # run's events stay; compare the twin's alone).
     twin = contract_open(market=contract.market, period_code="2029-04")
-    OrderEvent.objects.all()  # (the first run's events stay; compare the twin's alone)
     first_ids = set(OrderEvent.objects.values_list("pk", flat=True))
     _scenario(twin, trader, other_desk_trader, restart_at=set())
     twin_fills = [
@@ -617,3 +619,38 @@ def test_one_refused_fill_of_several_leaves_the_others_booked(
     assert books == [("GUS-FLOW", "QZ-EU"), ("PEU-FLOW", "QZ-US")]
     assert _ladder(contract) == ([], [("50.50", "4", 1)]) == _engine_ladder(contract)
     assert_projection_is_the_fold()
+
+
+# --- Queries per fill ---------------------------------------------------------------------------
+
+
+def test_queries_of_a_marketable_order_do_not_grow_with_its_fills(
+    contract, trader, other_desk_trader
+) -> None:
+    """A buy that walks N resting offers of one trader costs the same queries for 1 and 5 fills:
+    the fills are booked in one trade_book_many per trader (each batch's checks, positions,
+    trade rows and audit entries in bounded queries), resting orders are read in one query and
+    written in one bulk update, the events in one bulk insert. Measured: 72 on SQLite, 68 on
+    PostgreSQL, whatever N; the ceiling leaves room for a pre-trade rule or two more."""
+
+    def walk(period: str, fills: int) -> int:
+        on = (
+            contract
+            if period == PERIOD
+            else contract_open(market=contract.market, period_code=period)
+        )
+        for n in range(fills):
+            order_submit(
+                user=other_desk_trader,
+                ticket=ticket(on, "sell", 1, f"50.{n:02d}", book="GUS-FLOW"),
+            )
+        with CaptureQueriesContext(connection) as captured:
+            result = order_submit(user=trader, ticket=ticket(on, "buy", fills, "60"))
+        assert (result.fills, result.refused, result.order.status) == (fills, 0, "filled")
+        return len(captured)
+
+    walk(PERIOD, 2)  # first use of the process's caches (calendars, period codes) set aside
+    one, five = walk("2029-04", 1), walk("2029-05", 5)
+    assert five == one
+    assert one <= 80
+    assert Trade.objects.count() == 2 * (2 + 1 + 5)

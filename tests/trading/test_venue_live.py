@@ -5,10 +5,14 @@ order rows to the order's desk only, fill notices to the order's trader only."""
 # of the same names, which ruff reads as redefinitions.
 # ruff: noqa: F811
 
+from datetime import UTC, datetime
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.db import connections
 
+from apps.compliance.models import PreTradeRule
+from apps.trading.models import Counterparty, KycStatus
 from apps.trading.venue import order_submit
 from tests.test_live import _open, _session_cookie
 from tests.trading.test_venue_support import (  # noqa: F401 - pytest fixtures
@@ -25,6 +29,17 @@ pytestmark = [pytest.mark.django_db(transaction=True)]
 async def _close_worker_connections():
     yield
     await sync_to_async(connections.close_all)()
+
+
+def _expire_kyc(short_code: str) -> None:
+    """The counterparty's KYC expired, and the KYC rule in force: a transactional test's flush
+    empties the tables, the default rules written by compliance's migration 0006 included."""
+    PreTradeRule.objects.get_or_create(
+        code="kyc_valid",
+        jurisdiction="",
+        defaults={"effective_from": datetime(2020, 1, 1, tzinfo=UTC), "outcome": "block"},
+    )
+    Counterparty.objects.filter(short_code=short_code).update(kyc_status=KycStatus.EXPIRED)
 
 
 async def _frames(socket) -> list[str]:
@@ -92,3 +107,64 @@ async def test_resting_order_reaches_its_desk_and_the_depth_every_trader(
     assert not any("PEU-FLOW" in f and "blotter-rows" in f for f in theirs_frames)
     await mine.disconnect()
     await theirs.disconnect()
+
+
+async def test_refused_fill_is_told_to_both_traders_live(
+    contract, trader, other_desk_trader
+) -> None:
+    bid = await sync_to_async(order_submit)(user=trader, ticket=ticket(contract, "buy", 10, "50"))
+    mine, (connected, _code) = await _open(await sync_to_async(_session_cookie)(trader))
+    assert connected is True
+    theirs, (connected, _code) = await _open(
+        await sync_to_async(_session_cookie)(other_desk_trader)
+    )
+    assert connected is True
+    # The resting bid books against QZ-US: its side is refused, the fill voided.
+    await sync_to_async(_expire_kyc)("QZ-US")
+
+    hit = await sync_to_async(order_submit)(
+        user=other_desk_trader, ticket=ticket(contract, "sell", 4, "50", book="GUS-FLOW")
+    )
+
+    assert (hit.fills, hit.refused) == (0, 1)
+    mine_notice = [f for f in await _frames(mine) if "venue-notice" in f]
+    theirs_notice = [f for f in await _frames(theirs) if "venue-notice" in f]
+    assert len(mine_notice) == len(theirs_notice) == 1
+    assert "notice-error" in mine_notice[0]
+    assert f'data-order="{bid.order.pk}"' in mine_notice[0]
+    assert (
+        f"Order <bdi>#{bid.order.pk}</bdi>: booking refused your side of a fill of <bdi>4</bdi> "
+        f"at <bdi>50.00</bdi>, <bdi>{contract.code}</bdi>. The fill is void and the order "
+        "cancelled; its page says why."
+    ) in mine_notice[0]
+    assert (
+        f"Order <bdi>#{hit.order.pk}</bdi>: booking refused the other side of a fill of "
+        f"<bdi>4</bdi> at <bdi>50.00</bdi>, <bdi>{contract.code}</bdi>. The fill is void."
+    ) in theirs_notice[0]
+    await mine.disconnect()
+    await theirs.disconnect()
+
+
+async def test_a_non_traders_socket_receives_no_venue_frames(
+    contract, trader, other_desk_trader, risk_manager
+) -> None:
+    """A risk manager of both desks: their socket joins the desks' groups (the blotter), never
+    the venue's frames (the depth, the tape, orders, notices), which traders alone see."""
+    user, verified = risk_manager, False
+    socket, (connected, _code) = await _open(
+        await sync_to_async(_session_cookie)(user, verified=verified)
+    )
+    assert connected is True
+    watcher, (connected, _code) = await _open(await sync_to_async(_session_cookie)(trader))
+    assert connected is True
+
+    await sync_to_async(order_submit)(user=trader, ticket=ticket(contract, "buy", 10, "50"))
+    await sync_to_async(order_submit)(
+        user=other_desk_trader, ticket=ticket(contract, "sell", 4, "50", book="GUS-FLOW")
+    )
+
+    # The trader's socket heard the venue (the test can fail), the other socket nothing of it.
+    assert any("venue-" in frame for frame in await _frames(watcher))
+    assert [frame for frame in await _frames(socket) if "venue" in frame] == []
+    await socket.disconnect()
+    await watcher.disconnect()
