@@ -2,7 +2,8 @@
 
 Each trade version stores what it contributes while booked (`TradeVersion.position_legs`:
 signed quantity per delivery month, an option's weighted by its delta at booking). Both ways of
-keeping positions sum exactly those legs, so they always agree:
+keeping positions sum exactly those legs, so they always agree (the positions grid shows options
+at the pricing date's delta by adding the valuation's `redelta` when it reads them):
 
 - `positions_apply` adds the legs of a booking and subtracts those of a version an amendment,
   cancellation or approval replaces, under the book's lock held by the booking's transaction;
