@@ -11,7 +11,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from apps.compliance.models import AuditEntry
-from apps.trading.models import Market, Order, OrderEvent, Trade
+from apps.trading.models import Counterparty, KycStatus, Market, Order, OrderEvent, Trade
 from apps.trading.venue import contract_open, order_submit
 from tests.trading.test_venue_support import (  # noqa: F401 - pytest fixtures
     _fresh_engines,
@@ -121,14 +121,71 @@ def test_bad_input_is_a_400_with_field_errors_and_nothing_written(
     ("values", "field"),
     [({"price": "50.003"}, "price"), ({"quantity": "0.5"}, "quantity")],
 )
-def test_off_grid_order_is_a_400_and_recorded_as_rejected(api_a, contract, values, field) -> None:
+def test_off_grid_order_is_a_400_and_recorded_as_rejected(
+    api_a, contract, trader, other_desk_trader, values, field
+) -> None:
+    # A book with both sides: the off-grid bid (at 50.003 or 50 for half a lot) would cross
+    # the 50.00 offer if it entered the book.
+    order_submit(user=trader, ticket=ticket(contract, "buy", 5, "49.50"))
+    order_submit(user=other_desk_trader, ticket=ticket(contract, "sell", 3, "50", book="GUS-FLOW"))
+    book_url = f"/api/v1/venue/contracts/{contract.pk}/book/"
+    before = api_a.get(book_url).data
+
     response = api_a.post(ORDERS, _order(contract, **values), format="json")
+
     assert response.status_code == 400
     assert field in response.data
     order = Order.objects.get(pk=response.data["order"])
     assert order.status == "rejected"
-    book = api_a.get(f"/api/v1/venue/contracts/{contract.pk}/book/").data
-    assert (book["bids"], book["asks"]) == ([], [])
+    after = api_a.get(book_url).data
+    assert (after["bids"], after["asks"], after["last_trades"]) == (
+        [{"price": "49.50", "quantity": "5", "orders": 1}],
+        [{"price": "50.00", "quantity": "3", "orders": 1}],
+        [],
+    )
+    assert after == before
+    assert Trade.objects.count() == 0
+
+
+def test_refused_fill_is_reported_with_its_reasons(api_a, api_b, contract, trader) -> None:
+    bid = order_submit(user=trader, ticket=ticket(contract, "buy", 10, "50")).order
+    # The resting bid books against QZ-US: its side of the fill is refused, the fill voided.
+    Counterparty.objects.filter(short_code="QZ-US").update(kyc_status=KycStatus.EXPIRED)
+
+    response = api_b.post(
+        ORDERS, _order(contract, side="sell", price="50", quantity="4", book="GUS-FLOW"),
+        format="json",
+    )  # fmt: skip
+
+    assert response.status_code == 201, response.data
+    assert (response.data["fills"], response.data["fills_refused"]) == (0, 1)
+    sell = response.data["order"]
+    assert (sell["status"], sell["filled_quantity"], sell["cancelled_quantity"]) == (
+        "cancelled",
+        "0.000000",
+        "4.000000",
+    )
+    refused, voided = sell["events"][1:]
+    assert (refused["kind"], refused["quantity"], refused["price"], refused["reason"]) == (
+        "fill_refused",
+        "4.000000",
+        "50.000000",
+        "",
+    )
+    assert (voided["kind"], voided["reason"]) == ("cancel", "fill_voided")
+    # The checks name the refused side (the bid) and the rule that blocked it.
+    assert list(refused["checks"]) == [str(bid.pk)]
+    blocked = [c for c in refused["checks"][str(bid.pk)] if c["outcome"] == "block"]
+    assert [c["rule"] for c in blocked] == ["kyc_valid"]
+    # The bidder reads their side on their own order: refused, and cancelled for it.
+    mine = api_a.get(f"{ORDERS}{bid.pk}/").data
+    assert mine["status"] == "cancelled"
+    assert [(e["kind"], e["reason"]) for e in mine["events"]] == [
+        ("accepted", ""),
+        ("fill_refused", "booking_refused"),
+        ("cancel", "booking_refused"),
+    ]
+    assert Trade.objects.count() == 0
 
 
 def test_order_on_expired_contract_is_a_400(api_a, venue_data) -> None:

@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
 from apps.trading.models import Market, Order, OrderEvent, Trade
-from apps.trading.venue import contract_open, order_submit
+from apps.trading.venue import book_depth, contract_open, order_submit
 from tests.trading.test_venue_support import (  # noqa: F401 - pytest fixtures
     _fresh_engines,
     contract,
@@ -36,6 +36,12 @@ def client_b(other_desk_trader) -> Client:
     other = Client()
     other.force_login(other_desk_trader)
     return other
+
+
+def _ladder_html(text: str, on) -> str:
+    """The contract page's depth ladder, as drawn."""
+    start = text.index(f'<div id="venue-depth-{on.pk}"')
+    return text[start : text.index("</table>", text.index("venue-asks", start))]
 
 
 def _post_ticket(client: Client, on, **values) -> object:
@@ -114,13 +120,25 @@ def test_ticket_books_a_cross_and_returns_to_the_book(client_a, client_b, contra
     ],
 )
 def test_ticket_errors_are_form_errors_and_leave_the_book(
-    client_a, contract, trader, values, message
+    client_a, contract, trader, other_desk_trader, values, message
 ) -> None:
-    order_submit(user=trader, ticket=ticket(contract, "sell", 1, "51"))
+    # Both sides rest; the ticket's bid at 50.00 (or a market buy) would take the 50.00 offer.
+    order_submit(user=trader, ticket=ticket(contract, "buy", 2, "49"))
+    order_submit(user=other_desk_trader, ticket=ticket(contract, "sell", 1, "50", book="GUS-FLOW"))
+    page = f"/trading/venue/contracts/{contract.pk}/"
+    before = _ladder_html(client_a.get(page).text, contract)
+
     response = _post_ticket(client_a, contract, **values)
+
     assert response.status_code == 400
     assert message in response.text
-    assert Order.objects.filter(status="open").count() == 1
+    depth = book_depth(contract)
+    assert (depth["bids"], depth["asks"]) == (
+        [{"price": "49.00", "quantity": "2", "orders": 1}],
+        [{"price": "50.00", "quantity": "1", "orders": 1}],
+    )
+    assert _ladder_html(client_a.get(page).text, contract) == before
+    assert Order.objects.filter(status="open").count() == 2
     assert Trade.objects.count() == 0
 
 
