@@ -517,6 +517,25 @@ def test_deal_capture_warning_is_shown_after_booking(trader):
     ) in messages
 
 
+def test_amend_page_warning_is_shown_after_saving(trader):
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    client = _client(trader)
+    form = _form(quantity="700", version="1", reason="bigger")
+
+    response = client.post(f"/trading/trades/{trade.pk}/amend/", form)
+
+    assert response.status_code == 302
+    page = client.get(response.headers["Location"]).text
+    messages = page.split('<ul class="messages">')[1].split("</ul>")[0]
+    assert "Trade T-000001 amended (version 2)." in messages
+    # The amended terms replace the trade's own exposure (not added to it): 44,468,550 EUR.
+    assert (
+        '<li class="notice notice-warning">Pre-trade warning: Credit use would reach 88.94% of '
+        "the limit of 50,000,000.00 EUR (warning above 80.00%): exposure 0.00 EUR plus this "
+        "trade 44,468,550.00 EUR.</li>"
+    ) in messages
+
+
 def test_deal_capture_without_warning_shows_none(trader):
     client = _client(trader)
     response = client.post(NEW_TRADE, _form())
