@@ -1,7 +1,8 @@
 // The risk dashboard's charts: the VaR/ES history of the scope's runs, and the backtests (daily
 // P&L as bars, −VaR as a line, exceptions marked; one for a desk, one per desk for the firm).
-// Numbers come as JSON in each canvas's data-series (never localised text: htmx drops <script> blocks, json_script's included, from
-// reloaded regions); labels from its other data attributes, already translated by the page.
+// Numbers come as JSON in each canvas's data-series (never localised text: htmx drops <script>
+// blocks, json_script's included, from reloaded regions); labels from its other data
+// attributes, already translated by the page.
 // The live region (#risk-live) is reloaded by htmx after every run: the charts are drawn again
 // from the new blocks. No inline script, so the page keeps its strict CSP.
 (function () {

@@ -8,7 +8,14 @@ from django.urls import reverse
 
 from apps.accounts.models import Role
 from apps.risk.engine import historical_var, monte_carlo_var, sample_covariance
-from apps.risk.models import Alert, LimitVersion, RiskFigure, RiskRun, VersionStatus
+from apps.risk.models import (
+    Alert,
+    LimitVersion,
+    RiskFigure,
+    RiskRun,
+    RiskRunSnapshot,
+    VersionStatus,
+)
 from apps.risk.services import snapshot_inputs
 from tests.factories import UserFactory
 from tests.risk.test_support import (
@@ -295,3 +302,74 @@ def test_run_started_through_the_api_uses_its_parameters(
     assert results["stress"]["results"] == []
     assert results["credit"]["results"] == []
     assert results["backtests"]["results"] == []
+
+
+def _all_results(api, run_id: int) -> dict[str, list[dict]]:
+    """Every row of a run's results through the API, following each section's pages."""
+    url = reverse("risk-api:run-results", kwargs={"pk": run_id})
+    body = api.get(url, {"page_size": 7}).json()
+    rows = {}
+    for section, page in body.items():
+        rows[section] = page["results"]
+        link = page["next"]
+        while link:
+            more = api.get(link).json()[section]
+            rows[section] += more["results"]
+            link = more["next"]
+    return rows
+
+
+def test_rerun_through_the_api_repeats_figures_stress_and_limit_checks(
+    client, risk_manager, checker, trader, market, django_capture_on_commit_callbacks
+):
+    api = _client(client, risk_manager)
+    version = api.post(
+        reverse("risk-api:limit-list"),
+        {"kind": "var", "desk": "power-eu", "method": "parametric", "confidence": "0.95",
+         "amount": "50000"},
+        content_type="application/json",
+    ).json()  # fmt: skip
+    _client(client, checker).post(
+        reverse("risk-api:limit-version-approve", kwargs={"pk": version["id"]}),
+        {},
+        content_type="application/json",
+    )
+    api = _client(client, risk_manager)
+    run = _start(api, django_capture_on_commit_callbacks, {"parameters": QUICK}).json()
+    book(trader, quantity=Decimal("25"))  # booked since: the rerun must not see it
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = api.post(
+            reverse("risk-api:run-rerun", kwargs={"pk": run["id"]}),
+            headers={"Idempotency-Key": "rerun-1"},
+        )
+    assert response.status_code == 201, response.json()
+    rerun = response.json()
+    assert (rerun["kind"], rerun["source_run"]) == ("rerun", run["id"])
+    assert (
+        api.get(reverse("risk-api:run-detail", kwargs={"pk": rerun["id"]})).json()["status"]
+        == "succeeded"
+    )
+
+    original, again = _all_results(api, run["id"]), _all_results(api, rerun["id"])
+    assert again == original
+    assert len(original["checks"]) == 1
+    assert [s for s in original["stress"] if s["pnl"] is not None]
+    assert [f for f in original["figures"] if f["marginal_var"] is not None]
+
+
+def test_rerun_through_the_api_is_refused_when_the_snapshot_was_altered(
+    client, risk_manager, market, django_capture_on_commit_callbacks
+):
+    api = _client(client, risk_manager)
+    run = _start(api, django_capture_on_commit_callbacks, {"parameters": QUICK}).json()
+    RiskRunSnapshot.objects.filter(run_id=run["id"]).update(digest="0" * 64)
+    response = api.post(reverse("risk-api:run-rerun", kwargs={"pk": run["id"]}))
+    assert response.status_code == 400
+    assert response.json() == {
+        "non_field_errors": [
+            f"The snapshot of run #{run['id']} no longer matches its SHA-256 digest: it was "
+            "altered or damaged, so a rerun could not give the run's numbers."
+        ]
+    }
+    assert not RiskRun.objects.filter(kind="rerun").exists()

@@ -4,11 +4,14 @@ import the risk app), what the run measures, and bookings in quick succession sh
 from decimal import Decimal
 
 import pytest
+from celery.signals import task_prerun
+from django.db import transaction
 from django.utils import timezone
 
 from apps.risk.models import RiskFigure, RiskRun, RunKind, RunStatus
 from apps.risk.services import risk_run_incremental, risk_run_perform
 from apps.risk.tasks import risk_run_incremental as incremental_task
+from apps.trading.models import Trade
 from tests.risk.test_support import (
     book,
     business_days,
@@ -87,6 +90,44 @@ def test_booking_enqueues_the_desks_quick_rerun(
     assert run.trade_count == 1
 
 
-def test_a_booking_that_rolls_back_enqueues_nothing(trader, market):
-    book(trader)  # never committed (the test's transaction): no on_commit callback ran
+class _Abort(Exception):
+    pass
+
+
+def _book_then_fail(trader) -> None:
+    with transaction.atomic():
+        book(trader)
+        raise _Abort  # something later in the request fails: the booking is undone
+
+
+@pytest.fixture
+def tasks_run():
+    """The names of the Celery tasks that ran (eagerly, in these tests): a task sent straight
+    from inside the booking's transaction, not after its commit, would show here."""
+    names: list[str] = []
+
+    def record(sender=None, task=None, **kwargs) -> None:
+        names.append(task.name)
+
+    task_prerun.connect(record, weak=False)
+    yield names
+    task_prerun.disconnect(record)
+
+
+def test_a_booking_that_rolls_back_enqueues_nothing(
+    trader, market, django_capture_on_commit_callbacks, tasks_run
+):
+    # The callbacks run (execute=True) as if the request had committed, except those of a
+    # block that rolled back: Django drops them with it.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks, pytest.raises(_Abort):
+        _book_then_fail(trader)
+    assert callbacks == []
+    assert tasks_run == []
+    assert not Trade.objects.exists()
     assert not RiskRun.objects.exists()
+    # The same booking, kept, does enqueue the desk's run: the check above can fail.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        book(trader)
+    assert callbacks
+    assert tasks_run[0] == "apps.risk.tasks.risk_run_incremental"
+    assert RiskRun.objects.filter(kind=RunKind.INCREMENTAL).count() == 1

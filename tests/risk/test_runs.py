@@ -1,6 +1,7 @@
 """Risk runs end to end (eager Celery): a tiny portfolio with hand-checkable numbers, the
 snapshot a run keeps and a rerun from it, and runs that cannot be measured."""
 
+import io
 import itertools
 import math
 from datetime import UTC, date, datetime, time, timedelta
@@ -16,6 +17,7 @@ from apps.compliance.models import AuditEntry
 from apps.risk.compute import ScenarioSpec, monte_carlo_pnl, scenario_risk
 from apps.risk.engine import ewma_covariance, kupiec_pof, monte_carlo_var, traffic_light
 from apps.risk.engine.var import delta_exposures
+from apps.risk.messages import run_error_text
 from apps.risk.models import (
     BacktestResult,
     CreditExposureResult,
@@ -36,6 +38,7 @@ from apps.trading.models import (
     MarketVolatility,
     TradeVersion,
 )
+from apps.trading.pnl import end_of_day
 from apps.trading.pricing import OptionType, black76
 from tests.risk.test_support import (
     EUR_USD,
@@ -357,9 +360,65 @@ def test_scenario_spec_round_trips_through_json():
     assert ScenarioSpec(**{**spec.as_json(), "shocks": ({"move": 0.1},)}) == spec
 
 
-def test_end_of_day_run_counts_trades_booked_by_the_end_of_its_day(risk_manager, market):
-    run = risk_run_request(user=risk_manager, desk=None, kind=RunKind.END_OF_DAY)
-    assert run.as_of <= timezone.now()
+def test_end_of_day_run_counts_trades_booked_by_the_end_of_its_day(
+    risk_manager, trader, market, django_capture_on_commit_callbacks
+):
+    day = market[-2]  # yesterday's business day: it closed at midnight UTC after it
+    close = end_of_day(day)
+    before = book(trader)  # 10 MW, written a minute before the day closed
+    trade_versions_dated(close - timedelta(minutes=1), trade=before)
+    after = book(trader, quantity=Decimal("40"))  # a minute after: the next day's
+    trade_versions_dated(close + timedelta(minutes=1), trade=after)
+    book(trader, quantity=Decimal("70"))  # today
+    with django_capture_on_commit_callbacks(execute=True):
+        run = risk_run_request(
+            user=risk_manager,
+            desk=None,
+            kind=RunKind.END_OF_DAY,
+            business_date=day,
+            # Four returns: the day's history ends a day before today's.
+            parameters={**PARAMS, "window": 4, "methods": ["parametric"], "credit": False},
+        )
+    run.refresh_from_db()
+    assert run.status == RunStatus.SUCCEEDED, (run.error, run.problems)
+    assert run.as_of == close
+    assert run.market_data_date == day
+    assert run.trade_count == 1
+    # The one position is the 10 MW trade: its exposure is its quantity at the day's M2 price
+    # and EUR/USD (no discounting at 0 %), not 50, 80 or 120 MW's.
+    inputs, _scenarios = snapshot_inputs(run)
+    (power,) = [j for j, name in enumerate(inputs.history.names) if name.startswith("eex")]
+    (exposure,) = inputs.linear_exposure[inputs.linear_factor == power]
+    price = inputs.history.prices[-1, power]
+    quantity = TradeVersion.objects.get(trade=before).total_quantity
+    assert exposure == pytest.approx(float(quantity) * price * float(EUR_USD), rel=1e-12)
+
+
+def test_rerun_refuses_a_snapshot_altered_after_it_was_requested(
+    risk_manager, trader, market, django_capture_on_commit_callbacks
+):
+    book(trader)
+    run = _run(risk_manager, django_capture_on_commit_callbacks)
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        rerun = risk_run_rerun(user=risk_manager, run=run)  # digest checked: it matches
+    assert len(queued) == 1
+    # Between the request and the worker, someone rewrites the stored arrays.
+    snapshot = RiskRunSnapshot.objects.get(run=run)
+    with np.load(io.BytesIO(bytes(snapshot.arrays)), allow_pickle=False) as stored:
+        arrays = {name: stored[name] for name in stored.files}
+    arrays["history_prices"] = arrays["history_prices"] * 1.01
+    buffer = io.BytesIO()
+    np.savez_compressed(buffer, **arrays)
+    RiskRunSnapshot.objects.filter(run=run).update(arrays=buffer.getvalue())
+
+    risk_run_perform(rerun.pk)
+    rerun.refresh_from_db()
+    assert (rerun.status, rerun.error) == (RunStatus.FAILED, "snapshot_altered")
+    assert not RiskFigure.objects.filter(run=rerun).exists()
+    assert "no longer matches its SHA-256 digest" in run_error_text(rerun)
+    # And a new rerun is refused at the door, naming the run.
+    with pytest.raises(ValidationError, match=f"The snapshot of run #{run.pk} no longer"):
+        risk_run_rerun(user=risk_manager, run=run)
 
 
 def test_backtest_on_stored_pnl_closes(
