@@ -74,6 +74,9 @@ def test_resting_bid_hit_by_another_desk_fills_live_in_both_browsers(
     other_desk_trader.save(update_fields=["language"])
     hitter = Browser(browser, url, other_desk_trader)
     hitter_blotter = _open(hitter, "/trading/blotter/")
+    # A second tab on the same book: it stays put while the ticket's tab posts and reloads,
+    # so whatever it shows of the fill came over its socket.
+    hitter_watch = _open(hitter, book_path)
     sell_page = hitter.page
     sell_page.goto(f"{url}{book_path}")
     _socket_open(sell_page)
@@ -111,11 +114,22 @@ def test_resting_bid_hit_by_another_desk_fills_live_in_both_browsers(
     hitter_blotter.locator(f"#blotter-rows tr#trade-{theirs.pk}").wait_for()
     assert hitter_blotter.locator(f"#trade-{theirs.pk} td").all_inner_texts()[7] == "QZ-EU"
     assert hitter_blotter.locator(f"#trade-{ours.pk}").count() == 0
-    # The hitter's own page heard its fill too (its socket opened after the redirect).
-    sell_page.locator(f"#venue-tape-{contract.pk} tr.venue-trade").first.wait_for()
+    # The hitter's watching tab heard the fill live: its notice (only ever pushed, never drawn
+    # with a page), the ladder emptied and the trade on the tape, without a reload. Arabic:
+    # "الأمر رقم <id>: بيع 10 بسعر 50.00، …".
+    watch_notice = hitter_watch.locator(f".venue-notice[data-order='{sell.pk}']")
+    watch_notice.wait_for()
+    assert str(sell.pk) in watch_notice.inner_text()
+    assert hitter_watch.locator(f".venue-notice[data-order='{bid.pk}']").count() == 0
+    hitter_watch.locator(f"#venue-depth-{contract.pk} .venue-bids .venue-empty-side").wait_for()
+    watch_tape = hitter_watch.locator(f"#venue-tape-{contract.pk} tr.venue-trade")
+    watch_tape.first.wait_for()
+    assert watch_tape.first.locator("td").all_inner_texts()[1:3] == ["50.00", "10"]
+    assert hitter_watch.evaluate("performance.getEntriesByType('navigation').length") == 1
+    assert hitter_watch.locator("html").get_attribute("dir") == "rtl"
 
     page.screenshot(path=str(artifacts / "venue-book-after-fill.png"), full_page=True)
-    sell_page.screenshot(path=str(artifacts / "venue-book-arabic.png"), full_page=True)
+    hitter_watch.screenshot(path=str(artifacts / "venue-book-arabic.png"), full_page=True)
     bidder_orders.screenshot(path=str(artifacts / "venue-my-orders.png"), full_page=True)
     for user in (bidder, hitter):
         assert user.errors == []
