@@ -7,6 +7,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 
 from apps.compliance.models import AuditEntry
@@ -340,3 +341,104 @@ def test_seed_market_data_without_the_data_folder_fails_unless_told_to_skip(seed
         call_command("seed_market_data", "--data-dir", str(missing), verbosity=0)
     call_command("seed_market_data", "--data-dir", str(missing), "--if-missing-skip", verbosity=0)
     assert CurveSnapshot.objects.count() == 0
+
+
+# The real EIA files cut to a few days around each edge of the default history (two years to
+# the last day of the data, and CRISIS_WINDOW for the 2021–22 stress scenario).
+EDGES = [
+    (date(2021, 6, 28), date(2021, 8, 6)),
+    (date(2022, 8, 22), date(2022, 9, 2)),
+    (date(2024, 8, 12), date(2024, 8, 23)),
+    (date(2026, 8, 12), date(2026, 8, 18)),
+]
+
+
+@pytest.fixture
+def edge_data(tmp_path) -> Path:
+    source = Path(django_settings.BASE_DIR).parent / "shared" / "data" / "market"
+    for name in ("henry-hub-daily.csv", "brent-daily.csv", "wti-daily.csv"):
+        lines = (source / name).read_text().splitlines()
+        kept = [
+            line
+            for line in lines[1:]
+            if any(a <= date.fromisoformat(line.split(",")[0]) <= b for a, b in EDGES)
+        ]
+        (tmp_path / name).write_text("\n".join([lines[0], *kept]) + "\n")
+    return tmp_path
+
+
+def test_seed_market_data_by_default_holds_two_years_and_the_2021_22_window(seeded, edge_data):
+    call_command("seed_market_data", "--data-dir", str(edge_data), verbosity=0)
+
+    hub = Market.objects.get(code="henry-hub")
+    days = sorted(CurveSnapshot.objects.filter(market=hub).values_list("pricing_date", flat=True))
+    # From 2021-07-01 to 2022-08-31, and from 2024-08-18 (two years before 2026-08-18): the
+    # days outside both (June 2021, September 2022, mid-August 2024) are left out.
+    assert days[0] == date(2021, 7, 1)
+    assert max(d for d in days if d.year < 2024) == date(2022, 8, 31)
+    assert min(d for d in days if d.year >= 2024) == date(2024, 8, 19)
+    assert days[-1] == date(2026, 8, 18)
+    assert all(
+        date(2021, 7, 1) <= d <= date(2022, 8, 31) or date(2024, 8, 18) <= d <= date(2026, 8, 18)
+        for d in days
+    )
+    # The scenario's two ends are days of the history (henry-hub-daily.csv: 4.02 and 9.48).
+    assert curve_price(curve_on(hub, date(2021, 8, 2)), "2021-09") == Decimal("4.020")
+    assert curve_price(curve_on(hub, date(2022, 8, 26)), "2022-09") == Decimal("9.480")
+    assert fx_rate("EUR", "USD", date(2021, 8, 2)) is not None
+    entry = AuditEntry.objects.get(action="marketdata.demo_seeded")
+    assert entry.payload["windows"] == [
+        ["2021-07-01", "2022-08-31"],
+        ["2024-08-18", "2026-08-18"],
+    ]
+
+
+def test_seed_market_data_gas_crisis_scenario_applies_to_the_demo_book(
+    seeded, edge_data, settings, django_capture_on_commit_callbacks
+):
+    from apps.risk.models import RunStatus, StressOutcome, StressScenario
+    from apps.risk.services import risk_run_request, snapshot_inputs
+
+    settings.DEBUG = True  # the demo commands refuse to run otherwise
+    call_command("seed_market_data", "--data-dir", str(edge_data), verbosity=0)
+    call_command("seed_demo", verbosity=0)
+    call_command("seed_demo_trades", verbosity=0)
+    scenario = StressScenario.objects.get(name="Gas crisis 2021–22")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        run = risk_run_request(
+            user=None,
+            desk=None,
+            parameters={
+                "window": 3, "confidences": [0.95], "methods": ["historical"],
+                "credit": False, "backtest": False,
+            },
+        )  # fmt: skip
+    run.refresh_from_db()
+
+    assert run.status in (RunStatus.SUCCEEDED, RunStatus.PARTIAL), (run.error, run.problems)
+    total = StressOutcome.objects.get(run=run, scenario=scenario, desk=None, label="total")
+    assert total.error == ""
+    # Every demo curve is August's shape on both days (front month September), so each of a
+    # market's tenors moves by its spot series' ratio (EIA, 2021-08-02 → 2022-08-26); the
+    # demo book is linear and in USD: P&L = Σ exposure × move.
+    moves = {
+        "henry-hub": 9.48 / 4.02 - 1,
+        "ice-brent": 101.13 / 73.91 - 1,
+        "dubai-crude": 101.13 / 73.91 - 1,
+        "nymex-wti": 93.63 / 71.31 - 1,
+    }
+    inputs, _scenarios = snapshot_inputs(run)
+    markets = inputs.linear_labels["market"]
+    assert set(markets) == set(moves)
+    expected = sum(
+        float(exposure) * moves[str(market)]
+        for exposure, market in zip(inputs.linear_exposure, markets, strict=True)
+    )
+    assert abs(expected) > 100_000  # gas up 136 %, crude up 31–37 %: no small move
+    assert float(total.pnl) == pytest.approx(expected, rel=1e-3)  # curves rounded to 0.001
+    desks = StressOutcome.objects.filter(run=run, scenario=scenario, label="total").exclude(
+        desk=None
+    )
+    assert {o.desk.code for o in desks} == {"gas-us", "crude-me"}
+    assert sum(o.pnl for o in desks) == total.pnl

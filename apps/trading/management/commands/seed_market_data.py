@@ -20,6 +20,13 @@ mean-reverting walk around a plausible level, computed in Decimal from a hash of
 the day (so a day's rate does not depend on the window asked for). USD/AED is the fixed peg
 3.6725.
 
+By default the history is the last two years of the data plus the 2021–22 window
+(CRISIS_WINDOW), so that the seeded historical stress scenario "Gas crisis 2021–22" applies to
+the demo book; the years between are left out (seeding them would double the first `make run`'s
+time for nothing the demo shows). The curves there are derived from Henry Hub and Brent like all
+the others: the scenario moves every demo gas and power curve by Henry Hub's 2021–22 rise (about
+×2.4), not by the TTF or EEX moves of that year, which no public daily series here holds.
+
 Idempotent: a market and date that already has a snapshot (demo or uploaded) is left alone, and
 so is an FX fixing already held. Curves are written with bulk_create.
 """
@@ -127,6 +134,9 @@ MARKETS: dict[str, DemoMarket] = {
 }
 
 MONTHS, QUARTERS = 24, 4
+# The risk app's seeded scenario "Gas crisis 2021–22" runs from 2021-08-02 to 2022-08-26; its
+# history with a margin on each side (the scenario takes the last curve at or before each end).
+CRISIS_WINDOW = (date(2021, 7, 1), date(2022, 8, 31))
 PRICE_STEP = Decimal("0.001")
 
 
@@ -268,7 +278,10 @@ class Command(BaseCommand):
             "--from",
             dest="first",
             type=date.fromisoformat,
-            help="First pricing date (default: two years before --to).",
+            help=(
+                "First pricing date (default: two years before --to, and the 2021–22 window "
+                "of CRISIS_WINDOW as well)."
+            ),
         )
         parser.add_argument(
             "--to",
@@ -310,6 +323,11 @@ class Command(BaseCommand):
         first = options["first"] or _years_before(last, 2)
         if first > last:
             raise CommandError("--from must not be after --to.")
+        windows = [(first, last)]
+        if options["first"] is None and CRISIS_WINDOW[0] < first:
+            # One window when they meet (a --to in 2024), two otherwise.
+            meet = CRISIS_WINDOW[1] >= first - timedelta(days=1)
+            windows = [(CRISIS_WINDOW[0], last)] if meet else [CRISIS_WINDOW, (first, last)]
 
         markets = {m.code: m for m in Market.objects.filter(code__in=MARKETS)}
         absent = sorted(set(MARKETS) - set(markets))
@@ -318,19 +336,25 @@ class Command(BaseCommand):
                 f"Markets {', '.join(absent)} do not exist: run seed_reference_data first."
             )
 
+        snapshots = points = rates = discount_rates = 0
         with transaction.atomic():
-            snapshots, points = self._curves(markets, series, first, last)
-            rates = self._fx(first, last)
-            # Rates run to today, not to the end of the EIA data: a valuation today needs one
-            # (at most RATE_LOOKBACK old), and these rates are synthetic anyway.
-            discount_rates = self._rates(first, max(last, timezone.now().date()))
+            for start, end in windows:
+                added = self._curves(markets, series, start, end)
+                snapshots, points = snapshots + added[0], points + added[1]
+                rates += self._fx(start, end)
+                # Rates run to today, not to the end of the EIA data: a valuation today needs
+                # one (at most RATE_LOOKBACK old), and these rates are synthetic anyway.
+                if end == last:
+                    end = max(last, timezone.now().date())
+                discount_rates += self._rates(start, end)
             if snapshots or rates or discount_rates:
                 audit_append(
                     actor=None,
                     action=SEEDED,
                     payload={
-                        "from": first,
+                        "from": windows[0][0],
                         "to": last,
+                        "windows": [[start, end] for start, end in windows],
                         "snapshots": snapshots,
                         "points": points,
                         "fx_rates": rates,
@@ -339,8 +363,9 @@ class Command(BaseCommand):
                     },
                 )
         if options["verbosity"]:
+            held = ", ".join(f"{start}…{end}" for start, end in windows)
             self.stdout.write(
-                f"Demo market data {first}…{last}: {snapshots} curve snapshots ({points} points), "
+                f"Demo market data {held}: {snapshots} curve snapshots ({points} points), "
                 f"{rates} FX rates and {discount_rates} interest rates added. Curves are derived "
                 "from EIA spot prices, not market data."
             )
