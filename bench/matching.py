@@ -24,8 +24,9 @@ Figures and targets (issue 5):
 End to end (`_measure_end_to_end`, PostgreSQL only: DATABASE_URL=postgres://..., a scratch
 database made and dropped): the same mix through the venue's API with two desks' traders, API
 tokens and Idempotency-Keys, every fill booked on both sides with the pre-trade checks; orders
-per second (for information: wall-clock on a shared machine) and queries per resting order and
-per fill, against targets of our own (the issue sets none).
+per second (for information: wall-clock on a shared machine), queries per resting order, per
+filling request and per extra fill of a request, against targets of our own (the issue sets
+none).
 """
 
 import argparse
@@ -297,13 +298,18 @@ E2E_ORDERS = int(os.environ.get("QZ_BENCH_E2E_ORDERS", "1000"))
 E2E_DEPTH = 200  # resting orders entered (through the service, untimed) before the stream
 # Targets of ours (the issue sets none end to end), in queries, which do not depend on how busy
 # the shared machine is: an order that only rests costs a bounded number (token auth,
-# Idempotency-Key, the contract's lock, its rows, the audit chain, the answer), and a fill a
-# bounded number whatever the book's depth (a single fill books two trades, each in its trader's
-# batch, plus the fill's rows; the fills of one order share those batches). Orders per second
+# Idempotency-Key, the contract's lock, its rows, the audit chain, the answer); a request that
+# fills costs a bounded number more, whatever its fills (they are booked in one batch per
+# trader, the rows written in bulk), so the cost is per filling request, and each extra fill
+# of a request adds (nearly) nothing. Dividing a request's queries by its fills, as this once
+# did, made the one-fill request look the dearest "per fill" when it costs what a five-fill one
+# does. With Celery eager (no broker here) the booking's risk re-run runs inside the request
+# after its commit (16 queries here); a deployment runs it on the risk worker. Orders per second
 # are printed for information: wall-clock on a 2-core machine shared with other work (and the
 # PostgreSQL server's own time), so they move with whatever else runs.
 E2E_TARGET_QUERIES_PER_ORDER = 25  # a resting limit order, median
-E2E_TARGET_QUERIES_PER_FILL = 60  # worst filling request, per fill
+E2E_TARGET_QUERIES_PER_FILLING_REQUEST = 130  # worst filling request, whatever its fills
+E2E_TARGET_QUERIES_PER_EXTRA_FILL = 3  # slope of a filling request's queries over its fills
 E2E_PERIOD = "2029-03"
 E2E_TOKEN_TOUCH = 'UPDATE "accounts_apitoken" SET "last_used_at"'  # noqa: S105 - SQL, no secret
 ORDERS_URL = "/api/v1/venue/orders/"
@@ -474,10 +480,13 @@ def _e2e_run() -> list[tuple[str, str, str, bool]]:
     busy = sum(sum(values) for values in timings.values())
     # What a request costs besides its fills: a resting limit add (those never cross here).
     base = statistics.median(queries["limit add"])
-    fill_costs = [(count - base) / fills for count, fills in per_fill]
+    filling = [count for count, _fills in per_fill]
     rate = E2E_ORDERS / busy
-    queries_per_fill = statistics.median(fill_costs) if fill_costs else float("nan")
-    worst_per_fill = max(fill_costs) if fill_costs else float("nan")
+    worst_request = max(filling) if filling else float("nan")
+    try:  # queries = a + b × fills over the filling requests: b is what one more fill costs
+        slope = statistics.linear_regression([fills for _count, fills in per_fill], filling).slope
+    except statistics.StatisticsError:  # fewer than two requests, or one fill count only
+        slope = float("nan")
     trades = Trade.objects.count()
     booked_fills = OrderEvent.objects.filter(kind="fill", aggressor=True).count()
     for kind in timings:
@@ -493,8 +502,10 @@ def _e2e_run() -> list[tuple[str, str, str, bool]]:
         f"  end to end: {E2E_ORDERS:,} requests in {busy:.1f} s ({wall:.1f} s wall-clock with the "
         f"client's book reads), {fills_total:,} fills "
         f"in them ({booked_fills:,} fills and {trades:,} trades in all, set-up included); "
-        f"queries per fill: median {queries_per_fill:.1f}, worst {worst_per_fill:.1f} "
-        f"(a filling request's queries less a resting add's median, {base:.0f}, per fill)"
+        f"a filling request's queries: median {statistics.median(filling) if filling else 0:.0f}, "
+        f"worst {worst_request:.0f} ({len(filling)} requests of 1 to "
+        f"{max((f for _c, f in per_fill), default=0)} fills; a resting add's median {base:.0f}); "
+        f"each extra fill adds {slope:.1f} (least-squares slope over the fills)"
     )
     return [
         ("end to end via API, fills booked", f"{rate:,.0f} orders/s", "(info)", True),
@@ -505,10 +516,16 @@ def _e2e_run() -> list[tuple[str, str, str, bool]]:
             base <= E2E_TARGET_QUERIES_PER_ORDER,
         ),
         (
-            "queries per fill (API)",
-            f"{queries_per_fill:.0f} median, {worst_per_fill:.0f} worst",
-            f"<= {E2E_TARGET_QUERIES_PER_FILL} (ours)",
-            worst_per_fill <= E2E_TARGET_QUERIES_PER_FILL,
+            "queries per filling request (API)",
+            f"{worst_request:.0f} worst",
+            f"<= {E2E_TARGET_QUERIES_PER_FILLING_REQUEST} (ours)",
+            worst_request <= E2E_TARGET_QUERIES_PER_FILLING_REQUEST,
+        ),
+        (
+            "queries per extra fill (API)",
+            f"{slope:.1f}",
+            f"<= {E2E_TARGET_QUERIES_PER_EXTRA_FILL} (ours)",
+            slope <= E2E_TARGET_QUERIES_PER_EXTRA_FILL,
         ),
     ]
 
