@@ -14,6 +14,10 @@ current exposure uses today's values; at each horizon the exposure of every path
              mirrored to the upper tail (n = 10,000 paths, c = 95 %: the 500th largest),
     peak PFE = the largest PFE(h) over the horizons, and its horizon.
 
+`netting_set_exposure` computes the same from a run's simulated value changes per group (a
+netted set's group, or one group per trade of a set without netting), adding one member at a
+time so that no paths × trades array is made.
+
 `simulate_value_changes` makes the paths from the factor model: correlated Brownian factor
 moves, lognormal so forwards stay positive over long horizons (F_h = F0·exp(X_h − σ²h/2),
 X_h ~ N(0, h·Σ) with independent increments between horizons), linear positions by exposure ×

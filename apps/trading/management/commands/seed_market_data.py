@@ -22,10 +22,11 @@ the day (so a day's rate does not depend on the window asked for). USD/AED is th
 
 By default the history is the last two years of the data plus the 2021–22 window
 (CRISIS_WINDOW), so that the seeded historical stress scenario "Gas crisis 2021–22" applies to
-the demo book; the years between are left out (seeding them would double the first `make run`'s
-time for nothing the demo shows). The curves there are derived from Henry Hub and Brent like all
-the others: the scenario moves every demo gas and power curve by Henry Hub's 2021–22 rise (about
-×2.4), not by the TTF or EEX moves of that year, which no public daily series here holds.
+the demo book; the years between are left out (they would add about 60 % to the first
+`make run`'s seeding, for nothing the demo shows). The curves there are derived from Henry Hub
+and Brent like all the others: the scenario moves every demo gas and power curve by Henry Hub's
+2021–22 rise (about ×2.4), not by the TTF or EEX moves of that year, which no public daily
+series here holds.
 
 Idempotent: a market and date that already has a snapshot (demo or uploaded) is left alone, and
 so is an FX fixing already held. Curves are written with bulk_create.
