@@ -21,6 +21,23 @@ from tests.factories import DeskFactory, UserFactory
 REQUIRE_SERVICES = os.environ.get("QZ_REQUIRE_SERVICES") == "1"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Transactional tests restore the rows the data migrations wrote (role groups, default
+    pre-trade rules, stress scenarios, beat schedules): the flush after each such test empties
+    every table, and a later test would otherwise run without, say, any pre-trade rule."""
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        # pytest-django's live_server asks for transactional_db at run time, not in fixturenames.
+        fixtures = set(getattr(item, "fixturenames", ()))
+        transactional = bool(fixtures & {"transactional_db", "live_server"}) or (
+            marker is not None and marker.kwargs.get("transaction")
+        )
+        if transactional:
+            kwargs = {**(marker.kwargs if marker else {}), "transaction": True}
+            kwargs["serialized_rollback"] = True
+            item.add_marker(pytest.mark.django_db(**kwargs), append=False)
+
+
 def need_service(what: str, available: bool) -> None:
     """Skip (locally) or fail (in CI) when `what` is not there."""
     if available:
