@@ -14,7 +14,7 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import CursorPagination
-from rest_framework.parsers import BaseParser, FormParser, MultiPartParser
+from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -23,6 +23,7 @@ from apps.accounts.idempotency import idempotent
 from apps.trading import marketdata
 from apps.trading.api import HasTradingRole
 from apps.trading.models import CurvePoint, CurveSnapshot, FxRate, Market
+from qenergyz.parsers import LimitedFormParser
 
 UPLOAD_PERMISSION = "trading.add_curvesnapshot"
 
@@ -174,7 +175,7 @@ class CurveUploadView(APIView):
     """
 
     permission_classes = [CanUploadCurves]
-    parser_classes = [MultiPartParser, FormParser, CsvBodyParser]
+    parser_classes = [MultiPartParser, LimitedFormParser, CsvBodyParser]
 
     @extend_schema(
         request={"multipart/form-data": CurveUploadSerializer, "text/csv": str},

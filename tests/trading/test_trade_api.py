@@ -535,3 +535,16 @@ def test_create_malformed_json_with_idempotency_key_is_400_parse_error(trader):
     assert Trade.objects.count() == 0
     # The key was not spent on the broken request: the real one books.
     assert _post(client, TRADES, PAYLOAD, **{"Idempotency-Key": "broken-1"}).status_code == 201
+
+
+def test_curve_upload_form_body_over_the_api_limit_is_413_and_writes_nothing(
+    risk_manager, settings
+):
+    settings.API_MAX_BODY_BYTES = 100
+    response = _client(risk_manager).post(
+        CURVE_UPLOAD,
+        data=urlencode({"market": "ttf", "pricing_date": "2026-08-18", "notes": "x" * 200}),
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 413
+    assert CurveSnapshot.objects.count() == 0
