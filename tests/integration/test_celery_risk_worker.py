@@ -2,70 +2,30 @@
 broker, on PostgreSQL: beat's task travels to the worker, which queues the run and performs it
 (a second task through the broker), and the figures it stores are the ones computed by hand."""
 
-import os
-import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from decimal import Decimal
-from pathlib import Path
 
 import numpy as np
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from apps.risk.models import RiskFigure, RiskRun, RunKind, RunStatus
 from apps.risk.tasks import risk_run_end_of_day
 from apps.trading.models import TradeVersion
 from qenergyz.celery import app
-from tests.conftest import need_service
-from tests.integration.test_celery_worker import Worker, _database_url
+from tests.integration.workers import Worker, broker_url, celery_worker_process
 from tests.risk.test_support import EUR_USD, book, business_days, curve_history, fx_and_rates
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 RUN_SECONDS = 180
 DAYS = 260  # the end-of-day run's 250-day window and a few days more
 
 
 @pytest.fixture
 def risk_worker(transactional_db) -> Iterator[Worker]:
-    broker_url = os.environ.get("CELERY_TEST_BROKER_URL", "")
-    need_service("RabbitMQ (CELERY_TEST_BROKER_URL)", bool(broker_url))
-    need_service("PostgreSQL (DATABASE_URL)", connection.vendor == "postgresql")
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "qenergyz.settings",
-        "DATABASE_URL": _database_url(),
-        "CELERY_BROKER_URL": broker_url,
-        "OPENBLAS_NUM_THREADS": "1",  # as a risk worker runs (docs/design-notes.md)
-        "DEBUG": "1",
-        "DB_CONN_MAX_AGE": "0",
-    }
-    with tempfile.TemporaryDirectory() as tmp:
-        log = Path(tmp) / "worker.log"
-        with log.open("wb") as sink:
-            process = subprocess.Popen(
-                [
-                    sys.executable, "-m", "celery", "-A", "qenergyz", "worker",
-                    "-Q", "risk", "--pool", "solo", "--concurrency", "1",
-                    "--without-gossip", "--without-mingle", "--without-heartbeat",
-                    "-n", f"qz-test-risk-{os.getpid()}@%h", "--loglevel", "INFO",
-                ],
-                cwd=BASE_DIR, env=env, stdout=sink, stderr=subprocess.STDOUT,
-            )  # fmt: skip
-        worker = Worker(process, log)
-        try:
-            yield worker
-        finally:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=10)
-            print(f"--- celery worker output ---\n{worker.output()}")
+    # BLAS single-threaded, as a risk worker runs (docs/design-notes.md).
+    with celery_worker_process("risk", OPENBLAS_NUM_THREADS="1") as worker:
+        yield worker
 
 
 def test_end_of_day_risk_run_executes_on_a_real_risk_worker(risk_worker, trader):
@@ -82,7 +42,7 @@ def test_end_of_day_risk_run_executes_on_a_real_risk_worker(risk_worker, trader)
     was_eager = app.conf.task_always_eager
     app.conf.task_always_eager = False  # the test settings have no broker: send through it
     try:
-        with app.connection_for_write(os.environ["CELERY_TEST_BROKER_URL"]) as broker:
+        with app.connection_for_write(broker_url()) as broker:
             risk_run_end_of_day.apply_async(connection=broker)
     finally:
         app.conf.task_always_eager = was_eager
