@@ -331,6 +331,9 @@ def _measure(*, singles: int, rows: int) -> int:
     # One access-log line per request would bury the figures: not printed (as in production at
     # WARNING), which also keeps the JSON log formatting out of the timings.
     logging.getLogger("qenergyz.request").setLevel(logging.WARNING)
+    # Likewise the line per task: without a broker, each booking's quick risk re-run runs
+    # eagerly in-process (and is timed with the booking; a deployment enqueues it instead).
+    logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
     started = time.perf_counter()
     summary: list[tuple[str, str, str, bool]] = []
     trader, token = _setup()
