@@ -41,8 +41,7 @@ from apps.risk.engine import (
 )
 from apps.risk.engine.exposure import TRADING_DAYS_PER_YEAR, netting_set_exposure
 from apps.risk.engine.inputs import GroupLayout
-from apps.risk.engine.montecarlo import ShockModel, check_seed, rotated_maps, run_chunks
-from apps.risk.engine.options import OptionRevaluer
+from apps.risk.engine.montecarlo import monte_carlo_pnl
 from apps.risk.engine.var import age_weights, delta_exposures, scenario_pnl, scenario_risk
 from apps.risk.inputs import RunInputs, add_months
 from apps.risk.parameters import RunParameters
@@ -241,62 +240,6 @@ def _rows(result: VarResult, desk: str | None, method: str) -> list[FigureRow]:
     return rows
 
 
-def monte_carlo_pnl(
-    portfolio: Portfolio,
-    covariance: FactorCovariance,
-    layout: GroupLayout,
-    *,
-    seed: int,
-    horizon_days: int,
-    paths: int,
-    distribution: str = "normal",
-    dof: float = 5.0,
-    chunk_paths: int = MC_CHUNK_PATHS,
-    workers: int | None = None,
-) -> np.ndarray:
-    """The Monte Carlo P&L per path and layout column: the simulation of
-    `apps.risk.engine.monte_carlo_var`, step for step, returned instead of reduced to one
-    confidence, so that one set of paths serves every confidence and scope of a run (a test
-    holds it equal to monte_carlo_var's figures)."""
-    check_seed(seed)
-    model = ShockModel(distribution, dof)
-    root = covariance.root(portfolio.factor_names) * np.sqrt(horizon_days)
-    revaluer = OptionRevaluer(portfolio.options)
-    option_weights = layout.option_matrix(portfolio)
-    linear_map, option_map = rotated_maps(
-        root @ layout.linear_matrix(portfolio), root[:, revaluer.factors]
-    )
-    k, width, used = root.shape[0], layout.width, option_map.shape[0]
-    chunk_paths = min(chunk_paths, paths)
-    buffers: dict[int, np.ndarray] = {}
-
-    def simulate(rng: np.random.Generator, rows: int, out: np.ndarray) -> None:
-        import threading
-
-        thread = threading.get_ident()
-        if thread not in buffers:
-            buffers[thread] = np.empty((chunk_paths, k))
-        normals = buffers[thread][:rows]
-        scale = model.draw(rng, normals)
-        np.matmul(normals, linear_map, out=out)
-        if scale is not None:
-            out *= scale[:, None]
-        if revaluer.count:
-            moves = normals[:, :used] @ option_map
-            if scale is not None:
-                moves *= scale[:, None]
-            out += revaluer.pnl(moves, option_weights)
-
-    return run_chunks(
-        paths=paths,
-        chunk_paths=chunk_paths,
-        seed=seed,
-        workers=workers,
-        shape=(width,),
-        simulate=simulate,
-    )
-
-
 # --- The run -------------------------------------------------------------------------------------
 
 
@@ -487,6 +430,7 @@ def _scenario_pnl(
         paths=params.paths,
         distribution=params.distribution,
         dof=params.dof,
+        chunk_paths=MC_CHUNK_PATHS,
     )
     return pnl, None
 

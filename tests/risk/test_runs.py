@@ -14,8 +14,14 @@ from django.utils import timezone
 from scipy.stats import norm
 
 from apps.compliance.models import AuditEntry
-from apps.risk.compute import ScenarioSpec, monte_carlo_pnl, scenario_risk
-from apps.risk.engine import ewma_covariance, kupiec_pof, monte_carlo_var, traffic_light
+from apps.risk.compute import ScenarioSpec, scenario_risk
+from apps.risk.engine import (
+    ewma_covariance,
+    kupiec_pof,
+    monte_carlo_pnl,
+    monte_carlo_var,
+    traffic_light,
+)
 from apps.risk.engine.var import delta_exposures
 from apps.risk.messages import run_error_text
 from apps.risk.models import (
@@ -221,7 +227,7 @@ def test_rerun_from_snapshot_gives_identical_numbers(
     assert _total(fresh, "historical").var != _total(run, "historical").var
 
 
-def test_monte_carlo_pnl_is_the_engines_simulation(
+def test_monte_carlo_pnl_reduced_as_a_run_does_gives_the_engines_var(
     risk_manager, trader, market, django_capture_on_commit_callbacks
 ):
     book(trader)

@@ -7,9 +7,15 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from apps.risk.models import RiskFigure, RiskRun, RunKind, RunStatus
-from tests.risk.test_support import book, business_days, curve_history, fx_and_rates, seeded
+from tests.risk.test_support import (
+    book,
+    business_days,
+    curve_history,
+    fx_and_rates,
+    seeded,  # noqa: F401 - a fixture
+)
 
-__all__ = ["seeded"]  # the fixture, used by name
+pytestmark = pytest.mark.usefixtures("seeded")
 
 
 def _seed(*args: str) -> str:
@@ -19,7 +25,7 @@ def _seed(*args: str) -> str:
 
 
 @pytest.fixture
-def portfolio(seeded, trader) -> None:
+def portfolio(trader) -> None:
     days = business_days(260)
     curve_history("eex-de-power", days, lambda i, k: f"{80 + (i % 7) - 3 + k:.2f}")
     fx_and_rates(days)

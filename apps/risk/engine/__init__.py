@@ -5,7 +5,8 @@ Inputs (`inputs`): a `Portfolio` of linear exposures and options over named fact
 frozen dataclasses of floats:
 
 - `historical_var`, `parametric_var` (`var`), `monte_carlo_var` (`montecarlo`): VaR and ES with
-  standalone and component figures by book, market, tenor or any label;
+  standalone and component figures by book, market, tenor or any label; `monte_carlo_pnl`, the
+  simulated P&L per path that a risk run reduces at several confidences;
 - `sample_covariance`, `ewma_covariance`, `covariance_from_matrix` (`covariance`);
 - `stress_test` (`stress`), `credit_exposure` and `simulate_value_changes` (`exposure`),
   `backtest`, `kupiec_pof`, `traffic_light` (`backtest`), `pnl_statistics` (`stats`),
@@ -36,7 +37,7 @@ from apps.risk.engine.exposure import (
     simulate_value_changes,
 )
 from apps.risk.engine.inputs import FactorHistory, OptionPositions, Portfolio, PortfolioBuilder
-from apps.risk.engine.montecarlo import monte_carlo_var
+from apps.risk.engine.montecarlo import monte_carlo_pnl, monte_carlo_var
 from apps.risk.engine.options import black76_delta, black76_price
 from apps.risk.engine.stats import PnlStatistics, pnl_statistics
 from apps.risk.engine.stress import (
@@ -77,6 +78,7 @@ __all__ = [
     "ewma_covariance",
     "historical_var",
     "kupiec_pof",
+    "monte_carlo_pnl",
     "monte_carlo_var",
     "parametric_var",
     "pnl_statistics",

@@ -35,7 +35,7 @@ import numpy as np
 
 from apps.risk.engine.covariance import FactorCovariance
 from apps.risk.engine.errors import RiskInputError, check_confidence, check_positive_int
-from apps.risk.engine.inputs import Portfolio
+from apps.risk.engine.inputs import GroupLayout, Portfolio
 from apps.risk.engine.options import OptionRevaluer
 from apps.risk.engine.var import VarResult, delta_exposures, scenario_risk
 
@@ -129,11 +129,11 @@ def rotated_maps(linear: np.ndarray, options: np.ndarray) -> tuple[np.ndarray, n
     return q.T @ linear, np.ascontiguousarray(r[:used])
 
 
-def monte_carlo_var(
+def monte_carlo_pnl(
     portfolio: Portfolio,
     covariance: FactorCovariance,
+    layout: GroupLayout,
     *,
-    confidence: float,
     seed: int,
     horizon_days: int = 1,
     paths: int = 100_000,
@@ -141,17 +141,14 @@ def monte_carlo_var(
     dof: float = 5.0,
     chunk_paths: int = 10_000,
     workers: int | None = None,
-    group_by: Iterable[str] | None = None,
-) -> VarResult:
-    """Monte Carlo VaR and ES with full revaluation of options; quantile convention and
-    components as in `apps.risk.engine.var` (equal weights per path)."""
-    confidence = check_confidence(confidence)
+) -> np.ndarray:
+    """The simulated P&L per path and layout column (paths × columns), options revalued in
+    full: one set of paths can serve every confidence and scope of a risk run."""
     check_positive_int(horizon_days, "horizon_days")
     check_positive_int(paths, "paths")
     check_positive_int(chunk_paths, "chunk_paths")
     check_seed(seed)
     model = ShockModel(distribution, dof)
-    layout = portfolio.layout(group_by)
     root = covariance.root(portfolio.factor_names) * np.sqrt(horizon_days)  # k × factors
     revaluer = OptionRevaluer(portfolio.options)
     option_weights = layout.option_matrix(portfolio)
@@ -178,13 +175,45 @@ def monte_carlo_var(
                 moves *= scale[:, None]
             out += revaluer.pnl(moves, option_weights)
 
-    pnl = run_chunks(
+    return run_chunks(
         paths=paths,
         chunk_paths=chunk_paths,
         seed=seed,
         workers=workers,
         shape=(width,),
         simulate=simulate,
+    )
+
+
+def monte_carlo_var(
+    portfolio: Portfolio,
+    covariance: FactorCovariance,
+    *,
+    confidence: float,
+    seed: int,
+    horizon_days: int = 1,
+    paths: int = 100_000,
+    distribution: str = "normal",
+    dof: float = 5.0,
+    chunk_paths: int = 10_000,
+    workers: int | None = None,
+    group_by: Iterable[str] | None = None,
+) -> VarResult:
+    """Monte Carlo VaR and ES with full revaluation of options; quantile convention and
+    components as in `apps.risk.engine.var` (equal weights per path)."""
+    confidence = check_confidence(confidence)
+    layout = portfolio.layout(group_by)
+    pnl = monte_carlo_pnl(
+        portfolio,
+        covariance,
+        layout,
+        seed=seed,
+        horizon_days=horizon_days,
+        paths=paths,
+        distribution=distribution,
+        dof=dof,
+        chunk_paths=chunk_paths,
+        workers=workers,
     )
     result = scenario_risk(
         method="monte_carlo",
