@@ -75,14 +75,7 @@ def credit_exposure(
     (paths × horizons × trades), or None for the current exposure only.
     """
     confidence = check_confidence(confidence)
-    held = finite_or_error(collateral, "collateral")
-    today = as_float_array(mtm_today, "today's values", 1)
-    if today.size == 0:
-        raise RiskInputError("the netting set has no trade")
-    if not np.isfinite(today).all():
-        first = int(np.flatnonzero(~np.isfinite(today))[0])
-        raise RiskInputError(f"today's value of trade {first} is not a finite number")
-    current = float(_exposure(today[None, :], held, netted)[0])
+    today, held, current = _current_exposure(mtm_today, collateral, netted)
     if mtm_paths is None:
         return CreditExposure(current, (), (), (), 0.0, None, confidence)
     paths = as_float_array(mtm_paths, "the simulated values", 3)
@@ -116,16 +109,9 @@ def netting_set_exposure(
     `changes` in order; with `changes` None only the current exposure is computed.
     """
     confidence = check_confidence(confidence)
-    held = finite_or_error(collateral, "collateral")
-    today = as_float_array(mtm_today, "today's values", 1)
-    if today.size == 0:
-        raise RiskInputError("the netting set has no trade")
+    today, held, current = _current_exposure(mtm_today, collateral, netted)
     if len(columns) != today.size:
         raise RiskInputError(f"{len(columns)} columns given for {today.size} members")
-    if not np.isfinite(today).all():
-        first = int(np.flatnonzero(~np.isfinite(today))[0])
-        raise RiskInputError(f"today's value of trade {first} is not a finite number")
-    current = float(_exposure(today[None, :], held, netted)[0])
     if changes is None:
         return CreditExposure(current, (), (), (), 0.0, None, confidence)
     moves = as_float_array(changes, "the simulated changes", 3)
@@ -143,6 +129,20 @@ def netting_set_exposure(
     if not np.isfinite(summed).all():
         raise RiskInputError("the simulated values hold a number that is not finite")
     return _profile(current, np.maximum(summed - held, 0.0), when, confidence)
+
+
+def _current_exposure(
+    mtm_today: Sequence[float], collateral: float, netted: bool
+) -> tuple[np.ndarray, float, float]:
+    """Today's values checked, the collateral held, and today's exposure."""
+    held = finite_or_error(collateral, "collateral")
+    today = as_float_array(mtm_today, "today's values", 1)
+    if today.size == 0:
+        raise RiskInputError("the netting set has no trade")
+    if not np.isfinite(today).all():
+        first = int(np.flatnonzero(~np.isfinite(today))[0])
+        raise RiskInputError(f"today's value of trade {first} is not a finite number")
+    return today, held, float(_exposure(today[None, :], held, netted)[0])
 
 
 def _profile(
