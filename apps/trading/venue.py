@@ -197,29 +197,43 @@ def contract_open(
 ) -> VenueContract:
     """The venue contract of `market` × `period_code`, made if it is new (tick and lot size
     from the market unless given; last trading time from the market's expiry rule)."""
-    try:
-        period = parse_period(period_code)
-    except PeriodError:
-        raise ValidationError(
-            {"period_code": [_("Unknown period code; use e.g. 2026-03, 2026-Q2, CAL-2027.")]}
-        ) from None
-    if deal_type not in VENUE_DEAL_TYPES:
-        raise ValidationError({"deal_type": [_("The venue trades forwards, swaps and futures.")]})
-    code = period_code.strip().upper()
+    errors = _identity_errors(period_code, deal_type)
+    if errors:
+        raise ValidationError(errors)
     contract, _created = VenueContract.objects.select_related("market").get_or_create(
         market=market,
-        period_code=code,
+        period_code=period_code.strip().upper(),
         defaults={
-            "delivery_start": period.start,
-            "delivery_end": period.end,
+            **_delivery_terms(market, period_code),
             "deal_type": deal_type,
             "stp_mode": stp_mode,
             "tick_size": tick_size if tick_size is not None else market.tick_size,
             "lot_size": lot_size if lot_size is not None else market.lot_size,
-            "last_trading_at": contract_last_trading_at(market, period.start),
         },
     )
     return contract
+
+
+def _identity_errors(period_code: str, deal_type: str) -> dict[str, list[Any]]:
+    """Field errors of a new contract's period code and deal type (none when both are good)."""
+    errors: dict[str, list[Any]] = {}
+    try:
+        parse_period(period_code)
+    except PeriodError:
+        errors["period_code"] = [_("Unknown period code; use e.g. 2026-03, 2026-Q2, CAL-2027.")]
+    if deal_type not in VENUE_DEAL_TYPES:
+        errors["deal_type"] = [_("The venue trades forwards, swaps and futures.")]
+    return errors
+
+
+def _delivery_terms(market: Market, period_code: str) -> dict[str, Any]:
+    """A contract's delivery span and last trading time, from its (valid) period code."""
+    period = parse_period(period_code)
+    return {
+        "delivery_start": period.start,
+        "delivery_end": period.end,
+        "last_trading_at": contract_last_trading_at(market, period.start),
+    }
 
 
 # What an administrator may set on a contract (the rest is its identity or the matcher's state).
@@ -255,14 +269,10 @@ def contract_check(contract: VenueContract) -> None:
     if contract.stp_mode not in StpMode.values:
         errors["stp_mode"].append(_("Choose what self-trade prevention cancels."))
     if contract.pk is None:
-        try:
-            parse_period(contract.period_code or "")
-        except PeriodError:
-            errors["period_code"].append(
-                _("Unknown period code; use e.g. 2026-03, 2026-Q2, CAL-2027.")
-            )
-        if contract.deal_type not in VENUE_DEAL_TYPES:
-            errors["deal_type"].append(_("The venue trades forwards, swaps and futures."))
+        for name, messages in _identity_errors(
+            contract.period_code or "", contract.deal_type
+        ).items():
+            errors[name].extend(messages)
         code = (contract.period_code or "").strip().upper()
         if (
             contract.market_id is not None
@@ -304,10 +314,9 @@ def contract_save(*, user: User, contract: VenueContract) -> VenueContract:
     with transaction.atomic():
         contract_check(contract)
         if contract.pk is None:
-            period = parse_period(contract.period_code)
+            for name, value in _delivery_terms(contract.market, contract.period_code).items():
+                setattr(contract, name, value)
             contract.period_code = contract.period_code.strip().upper()
-            contract.delivery_start, contract.delivery_end = period.start, period.end
-            contract.last_trading_at = contract_last_trading_at(contract.market, period.start)
             contract.book_token = secrets.token_hex(16)
             contract.save()
             audit_append(
