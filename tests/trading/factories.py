@@ -19,6 +19,7 @@ from apps.trading.models import (
     LegalEntity,
     Market,
     MasterAgreement,
+    Position,
     Sector,
     Side,
     TradeVersion,
@@ -160,6 +161,28 @@ def trade_terms(**overrides: object) -> TradeTerms:
     }
     values.update(overrides)
     return TradeTerms(**values)  # type: ignore[arg-type]
+
+
+def gas_trade_terms(**overrides: object) -> TradeTerms:
+    """`trade_terms` for desk B: a Henry Hub purchase from PRAIRIE into GUS-FLOW at 3.25 USD."""
+    values: dict[str, object] = {
+        "book": "GUS-FLOW",
+        "counterparty": "PRAIRIE",
+        "market": "henry-hub",
+        "currency": "USD",
+        "price": Decimal("3.25"),
+    }
+    values.update(overrides)
+    return trade_terms(**values)
+
+
+def position_rows() -> list[tuple[str, str, date, Decimal]]:
+    """Every kept position as (book, market, month, quantity), oldest row first."""
+    return list(
+        Position.objects.order_by("id").values_list(
+            "book__code", "market__code", "month", "quantity"
+        )
+    )
 
 
 def trade_versions_dated(created_at: datetime, **lookup: object) -> None:

@@ -21,14 +21,13 @@ from apps.trading.models import (
     CurveSnapshot,
     Market,
     MarketVolatility,
-    Position,
     Trade,
     TradeStatus,
 )
 from apps.trading.services import trade_amend, trade_book, trade_cancel
 from apps.trading.views import csv_cell
 from tests.factories import UserFactory
-from tests.trading.factories import CounterpartyFactory, trade_terms
+from tests.trading.factories import CounterpartyFactory, gas_trade_terms, position_rows, trade_terms
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -52,18 +51,6 @@ def _refs(html: str) -> list[str]:
 def _csv(response) -> list[list[str]]:
     text = b"".join(response.streaming_content).decode("utf-8")
     return list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
-
-
-def _gas(**overrides):
-    values = {
-        "book": "GUS-FLOW",
-        "counterparty": "PRAIRIE",
-        "market": "henry-hub",
-        "currency": "USD",
-        "price": Decimal("3.25"),
-    }
-    values.update(overrides)
-    return trade_terms(**values)
 
 
 def _option_form(**overrides) -> dict[str, str]:
@@ -102,7 +89,7 @@ def _form(**overrides) -> dict[str, str]:
 def test_blotter_shows_own_desk_trades_newest_first_and_not_other_desks(trader, other_desk_trader):
     trade_book(user=trader, terms=trade_terms())
     trade_book(user=trader, terms=trade_terms(book="PEU-HEDGE", period="2026-04"))
-    trade_book(user=other_desk_trader, terms=_gas())
+    trade_book(user=other_desk_trader, terms=gas_trade_terms())
 
     response = _client(trader).get(BLOTTER)
 
@@ -213,14 +200,14 @@ def test_blotter_filters(trader, params, expected):
 def test_blotter_filter_by_other_desk_or_missing_book_is_404(
     trader, other_desk_trader, url, params
 ):
-    trade_book(user=other_desk_trader, terms=_gas())
+    trade_book(user=other_desk_trader, terms=gas_trade_terms())
     response = _client(trader).get(url, params)
     assert response.status_code == 404
     assert b"T-000001" not in response.content
 
 
 def test_blotter_filter_by_other_desk_book_is_allowed_to_its_own_desk(other_desk_trader):
-    trade_book(user=other_desk_trader, terms=_gas())
+    trade_book(user=other_desk_trader, terms=gas_trade_terms())
     client = _client(other_desk_trader)
     assert _refs(client.get(BLOTTER, {"book": "GUS-FLOW"}).text) == ["T-000001"]
     assert [r[0] for r in _csv(client.get(BLOTTER_CSV, {"desk": "gas-us"}))[1:]] == ["T-000001"]
@@ -290,7 +277,7 @@ def test_home_links_blotter_and_new_trade_for_trader(trader):
 def test_blotter_csv_scoped_filtered_and_streamed(trader, other_desk_trader):
     trade_book(user=trader, terms=trade_terms())
     trade_book(user=trader, terms=trade_terms(book="PEU-HEDGE", period="2026-04"))
-    trade_book(user=other_desk_trader, terms=_gas())
+    trade_book(user=other_desk_trader, terms=gas_trade_terms())
 
     response = _client(trader).get(BLOTTER_CSV)
 
@@ -408,7 +395,7 @@ def test_trade_detail_other_desk_is_404_like_missing(trader, other_desk_trader):
 
 def test_trade_detail_risk_manager_sees_both_desks(trader, other_desk_trader, risk_manager):
     mine = trade_book(user=trader, terms=trade_terms()).trade
-    theirs = trade_book(user=other_desk_trader, terms=_gas()).trade
+    theirs = trade_book(user=other_desk_trader, terms=gas_trade_terms()).trade
     client = _client(risk_manager)
     assert client.get(f"/trading/trades/{mine.pk}/").status_code == 200
     assert client.get(f"/trading/trades/{theirs.pk}/").status_code == 200
@@ -454,24 +441,16 @@ def test_deal_capture_unparseable_quantity_is_field_error(trader):
     assert "A valid number is required." in field
 
 
-def _positions() -> list[tuple[str, str, date, Decimal]]:
-    return list(
-        Position.objects.order_by("id").values_list(
-            "book__code", "market__code", "month", "quantity"
-        )
-    )
-
-
 def test_deal_capture_blocked_shows_reason_and_leaves_position_unchanged(trader):
     trade_book(user=trader, terms=trade_terms())
-    before = _positions()
+    before = position_rows()
     assert before == [("PEU-FLOW", "eex-de-power", date(2026, 3, 1), Decimal("7430"))]
 
     response = _client(trader).post(NEW_TRADE, _form(counterparty="ALBION"))
 
     assert response.status_code == 422
     assert Trade.objects.count() == 1
-    assert _positions() == before
+    assert position_rows() == before
     assert "The pre-trade checks blocked this trade. Nothing was booked." in response.text
     assert "The counterparty&#x27;s KYC has expired." in response.text
     assert AuditEntry.objects.filter(action="trading.trade_blocked").count() == 1
@@ -589,14 +568,14 @@ def _field_errors(text: str, name: str) -> list[str]:
 def test_deal_capture_bad_input_is_field_error_and_writes_nothing(trader, change, field, error):
     trade_book(user=trader, terms=trade_terms())
     client = _client(trader)  # signing in is audited too: count from here
-    before = (_positions(), AuditEntry.objects.count())
+    before = (position_rows(), AuditEntry.objects.count())
 
     response = client.post(NEW_TRADE, _form(**change))
 
     assert response.status_code == 400
     assert _field_errors(response.text, field) == [error]
     assert Trade.objects.count() == 1
-    assert (_positions(), AuditEntry.objects.count()) == before
+    assert (position_rows(), AuditEntry.objects.count()) == before
 
 
 def test_deal_capture_book_choices_are_own_desks(trader):

@@ -16,7 +16,7 @@ from apps.trading.marketdata import MAX_IMPORT_BYTES
 from apps.trading.models import CurvePoint, CurveSnapshot, Position, Trade, TradeVersion
 from apps.trading.services import trade_book
 from apps.trading.trades_api import TradeCursorPagination
-from tests.trading.factories import DeskTradingPolicyFactory, trade_terms
+from tests.trading.factories import DeskTradingPolicyFactory, position_rows, trade_terms
 
 pytestmark = pytest.mark.usefixtures("seeded")
 
@@ -88,17 +88,9 @@ def test_create_same_key_other_body_is_422(trader):
     assert Trade.objects.count() == 1
 
 
-def _positions() -> list[tuple[str, str, date, Decimal]]:
-    return list(
-        Position.objects.order_by("id").values_list(
-            "book__code", "market__code", "month", "quantity"
-        )
-    )
-
-
 def test_create_blocked_is_422_with_reasons_and_position_unchanged(trader):
     trade_book(user=trader, terms=trade_terms())
-    before = _positions()
+    before = position_rows()
     assert before == [("PEU-FLOW", "eex-de-power", date(2026, 3, 1), Decimal("7430"))]
 
     response = _post(_client(trader), TRADES, {**PAYLOAD, "counterparty": "ALBION"})
@@ -112,7 +104,7 @@ def test_create_blocked_is_422_with_reasons_and_position_unchanged(trader):
         "reason": "The counterparty's KYC has expired.",
     }
     assert Trade.objects.count() == 1
-    assert _positions() == before
+    assert position_rows() == before
     assert AuditEntry.objects.filter(action="trading.trade_blocked").count() == 1
 
 
@@ -139,7 +131,7 @@ def test_create_with_warning_books_and_returns_the_warning(trader):
         CREDIT_WARNING,
         {"rule": "self_trade", "outcome": "pass", "reason": ""},
     ]
-    assert _positions() == [("PEU-FLOW", "eex-de-power", date(2026, 3, 1), Decimal("520100"))]
+    assert position_rows() == [("PEU-FLOW", "eex-de-power", date(2026, 3, 1), Decimal("520100"))]
 
 
 def test_bulk_item_with_warning_is_booked_with_the_warning(trader):

@@ -1,8 +1,6 @@
 """The trade API through a real API token (Authorization: Token ...), as a bulk client calls it:
 a trader's token sees and books only their desks' books."""
 
-from decimal import Decimal
-
 import pytest
 from rest_framework.test import APIClient
 
@@ -10,7 +8,7 @@ from apps.accounts.services import api_token_create
 from apps.compliance.models import AuditEntry
 from apps.trading.models import Position, Trade, TradeVersion
 from apps.trading.services import trade_book
-from tests.trading.factories import trade_terms
+from tests.trading.factories import gas_trade_terms, trade_terms
 from tests.trading.test_trade_api import PAYLOAD
 
 pytestmark = pytest.mark.usefixtures("seeded")
@@ -28,24 +26,12 @@ def _token_client(user) -> APIClient:
     return client
 
 
-def _gas(**overrides):
-    values = {
-        "book": "GUS-FLOW",
-        "counterparty": "PRAIRIE",
-        "market": "henry-hub",
-        "currency": "USD",
-        "price": Decimal("3.25"),
-    }
-    values.update(overrides)
-    return trade_terms(**values)
-
-
 @pytest.fixture
 def both_desks_trades(trader, other_desk_trader):
     """T-000001 in desk A's PEU-FLOW, T-000002 in desk B's GUS-FLOW."""
     return (
         trade_book(user=trader, terms=trade_terms()).trade,
-        trade_book(user=other_desk_trader, terms=_gas()).trade,
+        trade_book(user=other_desk_trader, terms=gas_trade_terms()).trade,
     )
 
 
