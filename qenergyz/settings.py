@@ -45,6 +45,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and Redoc assets, served by us (no CDN)
+    "django_prometheus",
     "django_celery_beat",
     "channels",
     "apps.accounts",
