@@ -667,7 +667,7 @@ def _held_rates(rates: list[FxRate]) -> dict[tuple[str, str, date], Decimal]:
 
 
 def spot_series_read(path: Path) -> list[tuple[date, Decimal]]:
-    """A `Date,Price` daily series (the EIA files in ../shared/data/market/), oldest first.
+    """A `Date,Price` daily series (the EIA files in data/market/), oldest first.
 
     Prices are read as Decimal straight from their text; rows without a price are skipped.
     """

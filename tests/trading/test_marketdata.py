@@ -355,7 +355,7 @@ EDGES = [
 
 @pytest.fixture
 def edge_data(tmp_path) -> Path:
-    source = Path(django_settings.BASE_DIR).parent / "shared" / "data" / "market"
+    source = Path(django_settings.BASE_DIR) / "data" / "market"
     for name in ("henry-hub-daily.csv", "brent-daily.csv", "wti-daily.csv"):
         lines = (source / name).read_text().splitlines()
         kept = [
@@ -368,7 +368,10 @@ def edge_data(tmp_path) -> Path:
 
 
 def test_seed_market_data_by_default_holds_two_years_and_the_2021_22_window(seeded, edge_data):
-    call_command("seed_market_data", "--data-dir", str(edge_data), verbosity=0)
+    # As of the day after the last EIA day: nothing to roll forward (0 weeks), real dates.
+    call_command(
+        "seed_market_data", "--data-dir", str(edge_data), "--as-of", "2026-08-19", verbosity=0
+    )
 
     hub = Market.objects.get(code="henry-hub")
     days = sorted(CurveSnapshot.objects.filter(market=hub).values_list("pricing_date", flat=True))
@@ -391,6 +394,74 @@ def test_seed_market_data_by_default_holds_two_years_and_the_2021_22_window(seed
         ["2021-07-01", "2022-08-31"],
         ["2024-08-18", "2026-08-18"],
     ]
+    assert entry.payload["weeks_forward"] == 0
+
+
+def test_seed_market_data_rolls_the_last_two_years_forward_by_whole_weeks(seeded, edge_data):
+    # As of Monday 2026-12-07: T = Friday 2026-12-04; 2026-08-18 + 16 weeks = 2026-12-08 ≥ T
+    # (15 weeks: 2026-12-01 < T), so each EIA day moves 112 days forward and 17-18 August,
+    # landing after T, are dropped.
+    call_command(
+        "seed_market_data", "--data-dir", str(edge_data), "--as-of", "2026-12-07", verbosity=0
+    )
+
+    hub = Market.objects.get(code="henry-hub")
+    snapshots = CurveSnapshot.objects.filter(market=hub, pricing_date__gte=date(2024, 1, 1))
+    assert sorted(snapshots.values_list("pricing_date", flat=True)) == [
+        # EIA 2024-08-14 … 2024-08-23 (two years before T: 2024-12-04 = 2024-08-14 + 112 days)
+        date(2024, 12, 4), date(2024, 12, 5), date(2024, 12, 6), date(2024, 12, 9),
+        date(2024, 12, 10), date(2024, 12, 11), date(2024, 12, 12), date(2024, 12, 13),
+        # EIA 2026-08-12, 13, 14
+        date(2026, 12, 2), date(2026, 12, 3), date(2026, 12, 4),
+    ]  # fmt: skip
+    assert set(snapshots.values_list("source", flat=True)) == {
+        "demo history: curve derived from EIA spot prices moved 16 weeks forward; not market data"
+    }
+    # henry-hub-daily.csv: 2026-08-14,2.79 (a Friday, now Friday 2026-12-04); front month Jan.
+    assert curve_price(curve_on(hub, date(2026, 12, 4)), "2027-01") == Decimal("2.790")
+    brent = curve_on(Market.objects.get(code="ice-brent"), date(2026, 12, 4))
+    assert brent.pricing_date == date(2026, 12, 4)
+    # The 2021–22 window keeps its real dates and the plain source.
+    crisis = CurveSnapshot.objects.get(market=hub, pricing_date=date(2022, 8, 26))
+    assert crisis.source == "demo curve derived from EIA spot prices; not market data"
+    assert curve_price(curve_on(hub, date(2022, 8, 26)), "2022-09") == Decimal("9.480")
+    entry = AuditEntry.objects.get(action="marketdata.demo_seeded")
+    assert entry.payload["weeks_forward"] == 16
+    assert entry.payload["windows"] == [
+        ["2021-07-01", "2022-08-31"],
+        ["2024-12-04", "2026-12-04"],
+    ]
+
+    counts = (CurveSnapshot.objects.count(), CurvePoint.objects.count(), FxRate.objects.count())
+    call_command(
+        "seed_market_data", "--data-dir", str(edge_data), "--as-of", "2026-12-07", verbosity=0
+    )
+    assert (
+        CurveSnapshot.objects.count(),
+        CurvePoint.objects.count(),
+        FxRate.objects.count(),
+    ) == counts
+
+
+def test_seed_market_data_rolled_history_ends_on_t_when_the_eia_skips_that_day(seeded, tmp_path):
+    for name in ("henry-hub-daily.csv", "brent-daily.csv", "wti-daily.csv"):
+        # No price on Friday 2026-08-14 (as on a U.S. holiday): T − 16 weeks.
+        (tmp_path / name).write_text("Date,Price\n2026-08-13,2.75\n2026-08-18,2.82\n")
+    call_command(
+        "seed_market_data",
+        "--data-dir",
+        str(tmp_path),
+        "--as-of",
+        "2026-12-05",  # a Saturday: T is Friday 2026-12-04 too
+        verbosity=0,
+    )
+
+    hub = Market.objects.get(code="henry-hub")
+    assert sorted(
+        CurveSnapshot.objects.filter(market=hub).values_list("pricing_date", flat=True)
+    ) == [date(2026, 12, 3), date(2026, 12, 4)]
+    # Thursday's price carried to T.
+    assert curve_price(curve_on(hub, date(2026, 12, 4)), "2027-01") == Decimal("2.750")
 
 
 def test_seed_market_data_gas_crisis_scenario_applies_to_the_demo_book(

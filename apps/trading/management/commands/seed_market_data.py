@@ -1,7 +1,7 @@
 """Create the demo market-data history: daily forward curves for the demo markets and daily FX.
 
 THE CURVES ARE NOT MARKET DATA. They are derived from real EIA daily spot prices (U.S. Energy
-Information Administration, public domain; ../shared/data/market/, see its README):
+Information Administration, public domain; data/market/ in the repository, see its README):
 
 - Each business day of the source series gets one snapshot per market (revision 1) with 24
   monthly points, M+1 … M+24 after the pricing date's month, and 4 quarters from the quarter
@@ -15,18 +15,29 @@ Information Administration, public domain; ../shared/data/market/, see its READM
   nearest one with a fixed factor (MARKETS below): TTF, NBP, EEX German power and PJM West from
   Henry Hub; DME Oman, Dubai and EUAs from Brent.
 
+Demo history rolled forward to today (the default). The EIA series end on 2026-08-18, and a
+demo valued on curves months old would warn on every page. So, with T the last weekday before
+--as-of (default: today, UTC), the series are shifted by 7n days, n the smallest whole number of
+weeks with (last EIA day + 7n) ≥ T (a whole number of weeks keeps each price on its weekday):
+each EIA day d gives the curve of pricing date d + 7n, days landing after T are dropped, and when
+the EIA has no price on T − 7n (a U.S. holiday) the last price before it is used for T, so the
+history always ends on T. The shifted history covers the two years up to T. Its snapshots' source
+starts with "demo history" (DEMO_HISTORY), which the pages show beside the curve date.
+
+The 2021–22 window (CRISIS_WINDOW) stays at its real dates, unshifted, so that the seeded
+historical stress scenario "Gas crisis 2021–22" applies to the demo book; the years between are
+left out (they would add about 60 % to the first `make run`'s seeding, for nothing the demo
+shows). The curves there are derived from Henry Hub and Brent like all the others: the scenario
+moves every demo gas and power curve by Henry Hub's 2021–22 rise (about ×2.4), not by the TTF or
+EEX moves of that year, which no public daily series here holds.
+
+--from/--to load real dates instead, unshifted: two years up to --to (default: the last EIA day)
+and the 2021–22 window, or exactly --from … --to when --from is given.
+
 FX rates (EUR/USD, GBP/USD, USD/AED, USD/GYD, every weekday) are SYNTHETIC: a deterministic
 mean-reverting walk around a plausible level, computed in Decimal from a hash of the pair and
 the day (so a day's rate does not depend on the window asked for). USD/AED is the fixed peg
 3.6725.
-
-By default the history is the last two years of the data plus the 2021–22 window
-(CRISIS_WINDOW), so that the seeded historical stress scenario "Gas crisis 2021–22" applies to
-the demo book; the years between are left out (they would add about 60 % to the first
-`make run`'s seeding, for nothing the demo shows). The curves there are derived from Henry Hub
-and Brent like all the others: the scenario moves every demo gas and power curve by Henry Hub's
-2021–22 rise (about ×2.4), not by the TTF or EEX moves of that year, which no public daily
-series here holds.
 
 Idempotent: a market and date that already has a snapshot (demo or uploaded) is left alone, and
 so is an FX fixing already held. Curves are written with bulk_create.
@@ -56,6 +67,12 @@ from apps.trading.models import (
 )
 
 SOURCE = "demo curve derived from EIA spot prices; not market data"
+# The rolled-forward history's source; the pages show it beside the curve date.
+DEMO_HISTORY = "demo history"
+DEMO_HISTORY_SOURCE = (
+    DEMO_HISTORY + ": curve derived from EIA spot prices moved {weeks} weeks forward; "
+    "not market data"
+)
 FX_SOURCE = "synthetic demo FX rate; not market data"
 SEEDED = "marketdata.demo_seeded"
 
@@ -205,6 +222,32 @@ def demo_curve(spot: Decimal, pricing_date: date, market: DemoMarket) -> list[Cu
     return points
 
 
+def last_weekday_before(day: date) -> date:
+    day -= timedelta(days=1)
+    while day.weekday() >= 5:
+        day -= timedelta(days=1)
+    return day
+
+
+def roll_forward_weeks(real_last: date, target: date) -> int:
+    """The smallest whole number of weeks n with real_last + 7n ≥ target (0 if already so)."""
+    return max(0, -(-(target - real_last).days // 7))
+
+
+def rolled_series(
+    spots: dict[date, Decimal], weeks: int, first: date, last: date
+) -> dict[date, Decimal]:
+    """`spots` moved `weeks` weeks forward and cut to [first, last]; `last` always has a price
+    (the last one at or before it), so the history ends on `last` (module docstring)."""
+    shift = timedelta(weeks=weeks)
+    moved = {day + shift: price for day, price in spots.items() if first <= day + shift <= last}
+    if last not in moved:
+        before = [day for day in spots if day + shift <= last]
+        if before:
+            moved[last] = spots[max(before)]
+    return dict(sorted(moved.items()))
+
+
 def _fx_step(base: str, quote: str, day: date) -> int:
     """A reproducible pseudo-random step in -100..100 for the pair and day."""
     digest = hashlib.sha256(f"{base}{quote}{day.isoformat()}".encode()).digest()
@@ -270,8 +313,10 @@ class Command(BaseCommand):
         "the day's spot times a fixed factor, later months add a simple contango and seasonal "
         "shape; markets without a public series use the nearest one with a fixed factor. NOT "
         "market data. Also synthetic daily FX (EUR/USD, GBP/USD, USD/AED at the 3.6725 peg, "
-        "USD/GYD) and flat demo discount rates. Reads ../shared/data/market/ next to the "
-        "repository. Idempotent."
+        "USD/GYD) and flat demo discount rates. Reads data/market/ in the repository. By "
+        "default the last two years are moved forward by whole weeks to end on the last "
+        'weekday before today ("demo history"); the 2021-22 window stays at its real dates. '
+        "Idempotent."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -280,21 +325,30 @@ class Command(BaseCommand):
             dest="first",
             type=date.fromisoformat,
             help=(
-                "First pricing date (default: two years before --to, and the 2021–22 window "
-                "of CRISIS_WINDOW as well)."
+                "First real pricing date, unshifted (default: the demo history rolled forward "
+                "to today, and the 2021–22 window of CRISIS_WINDOW as well)."
             ),
         )
         parser.add_argument(
             "--to",
             dest="last",
             type=date.fromisoformat,
-            help="Last pricing date (default: the latest date in the data).",
+            help="Last real pricing date, unshifted (default: the latest date in the data).",
+        )
+        parser.add_argument(
+            "--as-of",
+            type=date.fromisoformat,
+            default=None,
+            help=(
+                "The day the rolled-forward history is made for: it ends on the last weekday "
+                "before it (default: today, UTC). Ignored with --from or --to."
+            ),
         )
         parser.add_argument(
             "--data-dir",
             type=Path,
             default=None,
-            help="Folder of the EIA CSV files (default: <repo>/../shared/data/market).",
+            help="Folder of the EIA CSV files (default: data/market in the repository).",
         )
         parser.add_argument(
             "--if-missing-skip",
@@ -303,9 +357,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        data_dir: Path = options["data_dir"] or (
-            Path(settings.BASE_DIR).parent / "shared" / "data" / "market"
-        )
+        data_dir: Path = options["data_dir"] or Path(settings.BASE_DIR) / "data" / "market"
         missing = [name for name in SERIES_FILES.values() if not (data_dir / name).is_file()]
         if missing:
             message = (
@@ -320,15 +372,24 @@ class Command(BaseCommand):
         series = {
             key: dict(spot_series_read(data_dir / name)) for key, name in SERIES_FILES.items()
         }
-        last = options["last"] or max(max(days) for days in series.values())
-        first = options["first"] or _years_before(last, 2)
+        real_last = max(max(days) for days in series.values())
+        weeks = 0
+        if options["first"] or options["last"]:
+            last = options["last"] or real_last
+            first = options["first"] or _years_before(last, 2)
+        else:
+            last = last_weekday_before(options["as_of"] or timezone.now().date())
+            first = _years_before(last, 2)
+            weeks = roll_forward_weeks(real_last, last)
         if first > last:
             raise CommandError("--from must not be after --to.")
         windows = [(first, last)]
         if options["first"] is None and CRISIS_WINDOW[0] < first:
             # One window when they meet (a --to in 2024), two otherwise.
-            meet = CRISIS_WINDOW[1] >= first - timedelta(days=1)
+            meet = CRISIS_WINDOW[1] >= first - timedelta(days=1) and not weeks
             windows = [(CRISIS_WINDOW[0], last)] if meet else [CRISIS_WINDOW, (first, last)]
+        rolled = {key: rolled_series(spots, weeks, first, last) for key, spots in series.items()}
+        rolled_source = DEMO_HISTORY_SOURCE.format(weeks=weeks) if weeks else SOURCE
 
         markets = {m.code: m for m in Market.objects.filter(code__in=MARKETS)}
         absent = sorted(set(MARKETS) - set(markets))
@@ -340,7 +401,14 @@ class Command(BaseCommand):
         snapshots = points = rates = discount_rates = 0
         with transaction.atomic():
             for start, end in windows:
-                added = self._curves(markets, series, start, end)
+                shifted = bool(weeks) and start == first
+                added = self._curves(
+                    markets,
+                    rolled if shifted else series,
+                    start,
+                    end,
+                    rolled_source if shifted else SOURCE,
+                )
                 snapshots, points = snapshots + added[0], points + added[1]
                 rates += self._fx(start, end)
                 # Rates run to today, not to the end of the EIA data: a valuation today needs
@@ -356,15 +424,18 @@ class Command(BaseCommand):
                         "from": windows[0][0],
                         "to": last,
                         "windows": [[start, end] for start, end in windows],
+                        "weeks_forward": weeks,
                         "snapshots": snapshots,
                         "points": points,
                         "fx_rates": rates,
                         "interest_rates": discount_rates,
-                        "source": SOURCE,
+                        "source": rolled_source,
                     },
                 )
         if options["verbosity"]:
             held = ", ".join(f"{start}…{end}" for start, end in windows)
+            if weeks:
+                held += f" (the last two years moved {weeks} weeks forward: demo history)"
             self.stdout.write(
                 f"Demo market data {held}: {snapshots} curve snapshots ({points} points), "
                 f"{rates} FX rates and {discount_rates} interest rates added. Curves are derived "
@@ -377,6 +448,7 @@ class Command(BaseCommand):
         series: dict[str, dict[date, Decimal]],
         first: date,
         last: date,
+        source: str,
     ) -> tuple[int, int]:
         held = set(
             CurveSnapshot.objects.filter(
@@ -398,7 +470,7 @@ class Command(BaseCommand):
                         pricing_date=day,
                         revision=1,
                         point_count=len(curve),
-                        source=SOURCE,
+                        source=source,
                         created_at=now,
                     )
                 )
