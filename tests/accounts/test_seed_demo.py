@@ -21,7 +21,7 @@ def _seed(*args: str) -> str:
 
 
 @override_settings(DEBUG=True)
-def test_seed_demo_creates_desks_and_one_user_per_role_with_regions():
+def test_seed_demo_creates_desks_and_the_demo_users_with_roles_regions_and_desks():
     output = _seed("--if-empty")
     assert list(Desk.objects.values_list("code", "name", "region")) == [
         ("crude-me", "Crude Middle East", "ME"),
@@ -39,18 +39,39 @@ def test_seed_demo_creates_desks_and_one_user_per_role_with_regions():
     assert users == {
         "demo-trader": ("US", "en", ["trader"]),
         "demo-trader-me": ("ME", "ar", ["trader"]),
+        "demo-trader-eu": ("EU", "en", ["trader"]),
         "demo-risk": ("UK", "en", ["risk_manager"]),
+        "demo-risk-2": ("UK", "en", ["risk_manager"]),
         "demo-compliance": ("EU", "", ["compliance_officer"]),
+        "demo-compliance-2": ("EU", "", ["compliance_officer"]),
         "demo-field": ("GY", "", ["field_operator"]),
         "demo-admin": ("EU", "", ["administrator"]),
+        "demo-admin-2": ("EU", "", ["administrator"]),
     }
-    assert sorted(User.objects.get(username="demo-risk").desks.values_list("code", flat=True)) == [
-        "crude-me",
-        "gas-us",
-        "power-eu",
+    desks = {
+        user.username: sorted(user.desks.values_list("code", flat=True))
+        for user in User.objects.all()
+    }
+    everything = ["crude-me", "gas-us", "power-eu"]
+    assert desks == {
+        "demo-trader": ["gas-us"],
+        "demo-trader-me": ["crude-me"],
+        "demo-trader-eu": ["power-eu"],
+        "demo-risk": everything,
+        "demo-risk-2": everything,
+        "demo-compliance": [],
+        "demo-compliance-2": [],
+        "demo-field": [],
+        "demo-admin": [],
+        "demo-admin-2": [],
+    }
+    assert sorted(User.objects.filter(is_staff=True).values_list("username", flat=True)) == [
+        "demo-admin",
+        "demo-admin-2",
+        "demo-compliance",
+        "demo-compliance-2",
     ]
-    assert User.objects.get(username="demo-admin").is_staff
-    assert AuditEntry.objects.filter(action="accounts.user_created").count() == 6
+    assert AuditEntry.objects.filter(action="accounts.user_created").count() == 10
     # With DEBUG on, each password is printed once and works.
     printed = {name: password for name, _role, password in PASSWORD_LINE.findall(output)}
     assert sorted(printed) == sorted(users)
@@ -65,10 +86,10 @@ def test_seed_demo_creates_desks_and_one_user_per_role_with_regions():
 def test_seed_demo_is_idempotent():
     _seed()
     second = _seed()
-    assert User.objects.count() == 6
+    assert User.objects.count() == 10
     assert Desk.objects.count() == 3
     assert "password" not in second
-    assert second.count("exists, left unchanged") == 6
+    assert second.count("exists, left unchanged") == 10
 
 
 @override_settings(DEBUG=True)
@@ -91,5 +112,5 @@ def test_seed_demo_refuses_with_debug_off():
 def test_seed_demo_forced_with_debug_off_prints_and_sets_no_passwords():
     output = _seed("--force")
     assert "password " not in output.replace("without password", "")
-    assert User.objects.count() == 6
+    assert User.objects.count() == 10
     assert not any(user.has_usable_password() for user in User.objects.all())

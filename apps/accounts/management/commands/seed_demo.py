@@ -1,4 +1,6 @@
-"""Demo data: three desks and one user per role, each in a region.
+"""Demo data: three desks and demo users of every role, each in a region: a trader per desk,
+two risk managers, two compliance officers, two administrators (four eyes needs a second
+person) and a field operator.
 
 Safe by default: with DEBUG off it refuses unless --force is given, and then the demo users get
 no usable password (an administrator sets one with `changepassword`); random passwords are made
@@ -34,28 +36,47 @@ DESKS = (
     ("crude-me", "Crude Middle East", Region.MIDDLE_EAST),
 )
 
+ALL_DESKS = ("power-eu", "gas-us", "crude-me")
+
+# Two of each approving role, so that four eyes (a second person) can be shown with demo users.
 USERS = (
     DemoUser("demo-trader", "Tara", "Trader", Role.TRADER, Region.US, "en", ("gas-us",)),
     DemoUser(
         "demo-trader-me", "Omar", "Haddad", Role.TRADER, Region.MIDDLE_EAST, "ar", ("crude-me",)
     ),
+    DemoUser("demo-trader-eu", "Elena", "Weber", Role.TRADER, Region.EU, "en", ("power-eu",)),
+    DemoUser("demo-risk", "Rita", "Risk", Role.RISK_MANAGER, Region.UK, "en", ALL_DESKS),
+    DemoUser("demo-risk-2", "Ravi", "Shah", Role.RISK_MANAGER, Region.UK, "en", ALL_DESKS),
     DemoUser(
-        "demo-risk",
-        "Rita",
-        "Risk",
-        Role.RISK_MANAGER,
-        Region.UK,
-        "en",
-        ("power-eu", "gas-us", "crude-me"),
+        "demo-compliance",
+        "Claire",
+        "Compliance",
+        Role.COMPLIANCE_OFFICER,
+        Region.EU,
+        "",
+        (),
+        is_staff=True,
     ),
-    DemoUser("demo-compliance", "Claire", "Compliance", Role.COMPLIANCE_OFFICER, Region.EU, "", ()),
+    DemoUser(
+        "demo-compliance-2",
+        "Chidi",
+        "Okafor",
+        Role.COMPLIANCE_OFFICER,
+        Region.EU,
+        "",
+        (),
+        is_staff=True,
+    ),
     DemoUser("demo-field", "Felix", "Field", Role.FIELD_OPERATOR, Region.GUYANA, "", ()),
     DemoUser("demo-admin", "Ada", "Admin", Role.ADMINISTRATOR, Region.EU, "", (), is_staff=True),
+    DemoUser(
+        "demo-admin-2", "Aziz", "Rahman", Role.ADMINISTRATOR, Region.EU, "", (), is_staff=True
+    ),
 )
 
 
 class Command(BaseCommand):
-    help = "Create demo desks and one demo user per role (idempotent)."
+    help = "Create the demo desks and demo users of every role (idempotent)."
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
