@@ -54,6 +54,10 @@ def test_end_of_day_risk_run_executes_on_a_real_risk_worker(risk_worker, trader)
         if run is not None and run.finished_at is not None:
             break
         time.sleep(0.5)
+    # The run is stored before the worker logs the task's result: wait for that line too.
+    expected = f"'run': {run.pk}, 'status': '{run.status}', 'kind': 'eod'" if run else None
+    while expected and time.monotonic() < deadline and expected not in risk_worker.output():
+        time.sleep(0.2)
     output = risk_worker.output()
     assert run is not None, output
     assert run.finished_at is not None, output
@@ -62,7 +66,7 @@ def test_end_of_day_risk_run_executes_on_a_real_risk_worker(risk_worker, trader)
     # came back through the broker to the same queue.
     assert "Task apps.risk.tasks.risk_run_end_of_day[" in output
     assert "Task apps.risk.tasks.risk_run_execute[" in output
-    assert f"'run': {run.pk}, 'status': '{run.status}', 'kind': 'eod'" in output
+    assert expected in output
 
     # Historical VaR at 99 % over 250 days: k = ⌈250 × 0.01⌉ = 3, the third worst day of
     # exposure × the M2 returns (FX constant, rates zero).
