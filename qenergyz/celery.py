@@ -19,3 +19,8 @@ app.autodiscover_tasks()
 from qenergyz import requestid  # noqa: E402
 
 requestid.connect_celery_signals()
+
+# Task durations and outcomes; a worker's own metrics port (CELERY_METRICS_PORT).
+from qenergyz import metrics  # noqa: E402
+
+metrics.connect_celery_signals()

@@ -56,6 +56,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",  # first: whole-request latency
     "qenergyz.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -71,6 +72,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # After the others (latency by view, responses by status), but before axes, so that it
+    # sees axes' lockout responses too.
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
     "axes.middleware.AxesMiddleware",  # last, as django-axes asks
 ]
 
@@ -158,6 +162,22 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Workers log through LOGGING below (JSON lines with the task's request id), not Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Metrics (qenergyz.metrics) ----------------------------------------------------------------
+# /metrics answers only "Authorization: Bearer <METRICS_TOKEN>"; unset, it is a 404 for all.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Celery workers serve their own metrics (same token) on this port plus their pool process's
+# number; 0 (the default) serves none.
+CELERY_METRICS_PORT = env.int("CELERY_METRICS_PORT", default=0)
+CELERY_METRICS_ADDRESS = env.str("CELERY_METRICS_ADDRESS", default="0.0.0.0")  # noqa: S104
+# Queries counted by django-prometheus's wrappers of the same backends (the pool option stays).
+_METRICS_ENGINES = {
+    "django.db.backends.postgresql": "django_prometheus.db.backends.postgresql",
+    "django.db.backends.sqlite3": "django_prometheus.db.backends.sqlite3",
+}
+DATABASES["default"]["ENGINE"] = _METRICS_ENGINES.get(
+    DATABASES["default"]["ENGINE"], DATABASES["default"]["ENGINE"]
+)
 
 # --- Authentication, MFA, lockout --------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"

@@ -7,7 +7,7 @@ from apps.accounts import views as account_views
 from apps.compliance import urls as compliance_urls
 from apps.risk import urls as risk_urls
 from apps.trading import urls as trading_urls
-from qenergyz import health
+from qenergyz import health, metrics
 
 handler400 = "apps.accounts.views.bad_request"
 handler403 = "apps.accounts.views.permission_denied"
@@ -18,6 +18,8 @@ urlpatterns = [
     path("", account_views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    # For Prometheus, behind METRICS_TOKEN (qenergyz.metrics).
+    path("metrics", metrics.metrics_view, name="metrics"),
     # Our own view: it validates the code and saves it on the signed-in user as well.
     path("i18n/setlang/", account_views.set_language, name="set_language"),
     path("accounts/", include("apps.accounts.urls")),

@@ -16,6 +16,7 @@ from apps.accounts.live import (
 from apps.accounts.models import Role
 from apps.accounts.permissions import desks_for_user, has_role, socket_user_allowed
 from apps.accounts.regions import region_defaults
+from qenergyz import metrics
 
 # Application close codes (4000-4999): the browser sees why the socket ended.
 CLOSE_FORBIDDEN = 4403
@@ -31,6 +32,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     groups_joined: list[str]
     language: str
+    counted_open = False  # in the open-sockets gauge, to be taken out on disconnect
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -39,6 +41,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         )
         if not allowed:
             # Closing before accept refuses the handshake (HTTP 403 to the browser).
+            metrics.websocket_refused()
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.language = language
@@ -46,8 +49,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
             await self.channel_layer.group_add(group, self.channel_name)
             self.groups_joined.append(group)
         await self.accept()
+        metrics.websocket_opened()
+        self.counted_open = True
 
     async def disconnect(self, code: int) -> None:
+        if self.counted_open:
+            metrics.websocket_closed()
+            self.counted_open = False
         for group in self.groups_joined:
             await self.channel_layer.group_discard(group, self.channel_name)
 

@@ -61,6 +61,7 @@ class MFARequiredMiddleware:
             "/i18n/",
             "/healthz",
             "/readyz",
+            "/metrics",  # its own bearer token guards it, whatever the session
         )
 
     @staticmethod

@@ -33,6 +33,7 @@ from apps.compliance.rules import (
     RuleCode,
     parse_params,
 )
+from qenergyz import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -301,3 +302,13 @@ def pretrade_check(proposal: TradeProposal, *, at: datetime | None = None) -> Ch
     booked: the rules protect the firm from now on. Three queries.
     """
     return pretrade_check_many([proposal], at=at)[0]
+
+
+def refusals_count_on_commit(reports: Iterable[CheckReport]) -> None:
+    """Count the refusals among `reports` in the metrics, under each blocking rule's code,
+    once the current transaction commits. Called where a refusal's audit entry is written
+    (not by the check itself: a refused booking's transaction is rolled back), so the count
+    agrees with the audit trail."""
+    metrics.pretrade_refusals_on_commit(
+        result.rule for report in reports for result in report.blocks
+    )

@@ -63,6 +63,7 @@ from apps.risk.parameters import (
 from apps.trading.models import Book, Market, Unit
 from apps.trading.periods import PeriodError, parse_period
 from apps.trading.pnl import end_of_day
+from qenergyz import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -334,6 +335,7 @@ def _fail(
             payload={"error": error, "kind": run.kind},
         )
         _publish_run(run)
+        _count_run(run)
     return run
 
 
@@ -506,6 +508,13 @@ def _finish(run: RiskRun, inputs: RunInputs, results: Results, timings: dict[str
         },
     )
     _publish_run(run)
+    _count_run(run)
+
+
+def _count_run(run: RiskRun) -> None:
+    metrics.risk_run_on_commit(
+        kind=run.kind, status=run.status, started=run.started_at, finished=run.finished_at
+    )
 
 
 def _desk_ids(run: RiskRun) -> list[int]:
@@ -584,6 +593,7 @@ def _raise_alerts(run: RiskRun, checks: Sequence[LimitCheck]) -> list[Alert]:
     for alert in alerts:
         alert.limit = limits[alert.limit_id]
         _publish_alert(alert, desk_codes.get(alert.desk_id, ""))
+    metrics.alerts_raised_on_commit(alert.level for alert in alerts)
     return alerts
 
 

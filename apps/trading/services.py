@@ -30,7 +30,12 @@ from apps.accounts.live import desk_group, publish_after_commit
 from apps.accounts.models import Role, User
 from apps.accounts.permissions import desks_for_user, has_role
 from apps.compliance.audit import AuditRecord, audit_append, audit_append_many
-from apps.compliance.pretrade import CheckReport, TradeProposal, pretrade_check_many
+from apps.compliance.pretrade import (
+    CheckReport,
+    TradeProposal,
+    pretrade_check_many,
+    refusals_count_on_commit,
+)
 from apps.trading import positions
 from apps.trading.models import (
     FINAL_STATUSES,
@@ -61,6 +66,7 @@ from apps.trading.periods import (
     parse_period,
 )
 from apps.trading.pricing import OptionType, PricingError, black76
+from qenergyz import metrics
 from qenergyz.db import insert_rows
 
 MAX_BULK = 1000
@@ -1055,6 +1061,7 @@ def _book(*, user: User, terms_list: Sequence[TradeTerms], single: bool) -> list
             action="trading.trade_blocked",
             payload=_proposal_payload(exc.proposal, exc.report),
         )
+        refusals_count_on_commit([exc.report])
         raise
     if blocked:
         with transaction.atomic():
@@ -1068,6 +1075,7 @@ def _book(*, user: User, terms_list: Sequence[TradeTerms], single: bool) -> list
                     for proposal, report in blocked
                 ]
             )
+            refusals_count_on_commit(report for _proposal, report in blocked)
     return [results[i] for i in range(len(terms_list))]
 
 
@@ -1140,6 +1148,7 @@ def _write_new(
     else:
         audit_append_many(records)
     _publish(rows, new=True)
+    metrics.trades_booked_on_commit(version.status for version in versions)
 
 
 def trade_book(*, user: User, terms: TradeTerms) -> BookingResult:
@@ -1288,6 +1297,7 @@ def _audited_block(user: User, trade: Trade, exc: TradeBlocked) -> None:
         obj=trade,
         payload=_proposal_payload(exc.proposal, exc.report),
     )
+    refusals_count_on_commit([exc.report])
 
 
 def trade_amend(

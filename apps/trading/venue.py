@@ -95,6 +95,7 @@ from apps.trading.models import (
 )
 from apps.trading.periods import MarketCalendar, PeriodError, day_bounds_utc, parse_period
 from apps.trading.services import ItemStatus, TradeTerms, trade_book_many
+from qenergyz import metrics
 
 DEPTH_LEVELS = 10
 TAPE_SIZE = 20
@@ -999,6 +1000,13 @@ class _Run:
                     **detail,
                 },
             )
+        )
+        # The booking's own count of these refusals was rolled back with its savepoint.
+        metrics.pretrade_refusals_on_commit(
+            check["rule"]
+            for refusal in refusals.values()
+            for check in refusal.checks
+            if check["outcome"] == "block"
         )
 
     def _notice(self, order: Order, kind: str, fill: matching.Fill, **extra: Any) -> None:

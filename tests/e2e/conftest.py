@@ -110,7 +110,8 @@ def django_db_modify_db_settings(
     (applies when these tests are the ones to set the test database up)."""
     database = settings.DATABASES["default"]
     test = database.setdefault("TEST", {})
-    if database["ENGINE"] == "django.db.backends.sqlite3" and not test.get("NAME"):
+    # The engine is django-prometheus's wrapper of SQLite's (settings' metrics section).
+    if database["ENGINE"].endswith(".sqlite3") and not test.get("NAME"):
         test["NAME"] = str(tmp_path_factory.mktemp("e2e-db") / "test.sqlite3")
 
 
