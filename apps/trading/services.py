@@ -1017,7 +1017,13 @@ def _publish(rows_by_desk: Mapping[int, list[dict[str, Any]]], *, new: bool) -> 
 # --- Booking --------------------------------------------------------------------------------------
 
 
-def _book(*, user: User, terms_list: Sequence[TradeTerms], single: bool) -> list[ItemResult]:
+def _book(
+    *,
+    user: User,
+    terms_list: Sequence[TradeTerms],
+    single: bool,
+    booked_at: datetime | None = None,
+) -> list[ItemResult]:
     results: dict[int, ItemResult] = {}
     blocked: list[tuple[TradeProposal, CheckReport]] = []
     try:
@@ -1053,7 +1059,13 @@ def _book(*, user: User, terms_list: Sequence[TradeTerms], single: bool) -> list
                 else:
                     passing.append((index, item, report))
             if passing:
-                _write_new(user=user, passing=passing, results=results, single=single)
+                _write_new(
+                    user=user,
+                    passing=passing,
+                    results=results,
+                    single=single,
+                    booked_at=booked_at,
+                )
     except TradeBlocked as exc:
         # Rolled back; the refusal itself is recorded, on its own.
         audit_append(
@@ -1085,8 +1097,9 @@ def _write_new(
     passing: Sequence[tuple[int, _Item, CheckReport]],
     results: dict[int, ItemResult],
     single: bool,
+    booked_at: datetime | None = None,
 ) -> None:
-    now = timezone.now()
+    now = booked_at or timezone.now()
     refs = _reserve_refs(len(passing))
     trades = [
         Trade(
@@ -1163,7 +1176,9 @@ def trade_book(*, user: User, terms: TradeTerms) -> BookingResult:
     return BookingResult(result.trade, result.version)
 
 
-def trade_book_many(*, user: User, terms_list: Sequence[TradeTerms]) -> list[ItemResult]:
+def trade_book_many(
+    *, user: User, terms_list: Sequence[TradeTerms], booked_at: datetime | None = None
+) -> list[ItemResult]:
     """Book up to MAX_BULK trades; a result per item, in order.
 
     One transaction for the batch: every item is validated and checked before anything is
@@ -1171,13 +1186,20 @@ def trade_book_many(*, user: User, terms_list: Sequence[TradeTerms]) -> list[Ite
     invalid or blocked item writes nothing and does not stop the others. An unexpected error
     rolls the whole batch back (the client retries it with the same Idempotency-Key). Refusals
     are audited after the commit.
+
+    `booked_at` back-loads trades booked earlier elsewhere (a system import; the demo's
+    history): their rows carry that time, so that a P&L close or an end-of-day risk run of a
+    day since counts them. Never taken from a request; not in the future. The audit entries
+    keep the real time they were written.
     """
+    if booked_at is not None and booked_at > timezone.now():
+        raise ValidationError(_("A back-loaded booking time cannot be in the future."))
     if len(terms_list) > MAX_BULK:
         raise ValidationError(
             _("At most %(max)d trades per batch; split the %(count)d into several.")
             % {"max": MAX_BULK, "count": len(terms_list)}
         )
-    return _book(user=user, terms_list=terms_list, single=False)
+    return _book(user=user, terms_list=terms_list, single=False, booked_at=booked_at)
 
 
 # --- Changing a trade -------------------------------------------------------------------------
