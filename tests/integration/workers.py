@@ -56,9 +56,12 @@ class Worker:
 
 
 @contextmanager
-def celery_worker_process(queue: str, **env: str) -> Iterator[Worker]:
+def celery_worker_process(
+    queue: str, *, pool: tuple[str, ...] = ("--pool", "solo", "--concurrency", "1"), **env: str
+) -> Iterator[Worker]:
     """A worker consuming `queue` through the test broker, on the test database; stopped (and
-    its output printed, which pytest shows when the test fails) on the way out."""
+    its output printed, which pytest shows when the test fails) on the way out. One process
+    (the solo pool) unless `pool` says otherwise."""
     url = broker_url()
     # The worker is another process: it needs the test database on a server. An in-memory
     # SQLite test database is invisible to it.
@@ -78,7 +81,7 @@ def celery_worker_process(queue: str, **env: str) -> Iterator[Worker]:
             process = subprocess.Popen(
                 [
                     sys.executable, "-m", "celery", "-A", "qenergyz", "worker",
-                    "-Q", queue, "--pool", "solo", "--concurrency", "1",
+                    "-Q", queue, *pool,
                     "--without-gossip", "--without-mingle", "--without-heartbeat",
                     "-n", f"qz-test-{queue}-{os.getpid()}@%h", "--loglevel", "INFO",
                 ],
