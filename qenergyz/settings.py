@@ -295,8 +295,9 @@ SECURE_CSP = {
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
     # The probes answer plain http: the container's healthcheck calls them from inside, past
-    # the TLS proxy (the host name is still checked against ALLOWED_HOSTS).
-    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    # the TLS proxy (the host name is still checked against ALLOWED_HOSTS). So does /metrics,
+    # for a Prometheus inside the network (its bearer token is checked all the same).
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31536000)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = True

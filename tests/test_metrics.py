@@ -36,6 +36,7 @@ from tests.risk.test_support import (
     fx_and_rates,
     seeded,  # noqa: F401 - a fixture
 )
+from tests.test_deploy import _manage, _production_env
 from tests.test_live import _open, _session_cookie
 from tests.trading.factories import trade_terms
 
@@ -310,6 +311,23 @@ def test_metrics_session_login_alone_is_refused(db, settings, administrator, tra
     response = unverified.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 200
     assert unverified.get("/metrics").status_code == 403
+
+
+def test_metrics_production_settings_answer_plain_http_scrapes_but_redirect_pages():
+    """With DEBUG off, a Prometheus inside the network scrapes over plain http (no redirect to
+    https, as the probes), while pages are still redirected. A fresh process: settings are read
+    at import."""
+    script = (
+        "from django.test import Client;"
+        "c = Client(HTTP_HOST='example.com');"
+        f"print(c.get('/metrics', headers={{'Authorization': 'Bearer {TOKEN}'}}).status_code,"
+        " c.get('/metrics').status_code, c.get('/accounts/login/').status_code)"
+    )
+    result = _manage(
+        "shell", "--no-imports", "-c", script, env=_production_env(METRICS_TOKEN=TOKEN)
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["200", "403", "301"]
 
 
 def test_metrics_only_get(db, settings):
