@@ -89,7 +89,8 @@ def risk_manager(desk_a, desk_b):
 
 @pytest.fixture
 def compliance_officer(db: None):
-    return UserFactory(username="compliance", roles=[Role.COMPLIANCE_OFFICER])
+    # Staff, as user_save makes every compliance officer: they work in the admin.
+    return UserFactory(username="compliance", roles=[Role.COMPLIANCE_OFFICER], is_staff=True)
 
 
 @pytest.fixture

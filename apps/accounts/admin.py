@@ -47,7 +47,8 @@ class UserAdmin(DjangoUserAdmin):
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        readonly = tuple(super().get_readonly_fields(request, obj))
+        # Staff follows the roles (compliance officers and administrators): see user_save.
+        readonly = (*super().get_readonly_fields(request, obj), "is_staff")
         if not request.user.is_superuser:
             # Only a superuser may make (or unmake) another superuser.
             readonly += ("is_superuser",)

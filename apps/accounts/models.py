@@ -71,8 +71,25 @@ class User(AbstractUser):
         ]
 
 
-# Which permissions each role's group holds. The data migration 0003 froze a copy of this map;
-# `apps.accounts.services.role_groups_ensure` applies this live one (tests, seed_demo).
+# Which permissions each role's group holds. Data migrations froze copies of this map (0003,
+# 0007); `apps.accounts.services.role_groups_ensure` applies this live one (tests, seed_demo).
+# Changes of a desk's four-eyes threshold, KYC approvals and pre-trade rules wait for a second
+# holder of the change permission (apps.compliance.approvals); "view_changerequest" opens the
+# queue of such requests.
+_VIEW_ADD_CHANGE = ("view", "add", "change")
+_ADMINISTERED_REFERENCE_DATA = (
+    "commodity",
+    "unit",
+    "unitconversion",
+    "market",
+    "holidaycalendar",
+    "holidaydate",
+    "legalentity",
+    "book",
+    "venuecontract",
+    "marketvolatility",
+)
+
 ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
     Role.TRADER: ("accounts.view_trading_area",),
     Role.RISK_MANAGER: (
@@ -84,6 +101,18 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "accounts.view_compliance_area",
         "compliance.view_auditentry",
         "compliance.verify_audit",
+        "compliance.view_changerequest",
+        "trading.view_counterparty",
+        "trading.change_counterparty",  # KYC status and expiry, credit terms
+        "trading.view_masteragreement",
+        "trading.add_masteragreement",
+        "trading.change_masteragreement",
+        "compliance.view_pretraderule",
+        "compliance.add_pretraderule",
+        "compliance.change_pretraderule",
+        "compliance.delete_pretraderule",  # only a rule not yet in force is withdrawn
+        "trading.view_trade",  # trades read-only, with their versions
+        "trading.view_tradeversion",
     ),
     Role.FIELD_OPERATOR: ("accounts.view_operations_area",),
     Role.ADMINISTRATOR: (
@@ -95,10 +124,23 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "accounts.view_desk",
         "accounts.view_apitoken",
         "accounts.change_apitoken",
+        # Never auth.change_group: a role's permissions are this map, not an admin's edit.
         "auth.view_group",
-        "auth.change_group",
+        "compliance.view_changerequest",
+        *(
+            f"trading.{action}_{model}"
+            for model in _ADMINISTERED_REFERENCE_DATA
+            for action in _VIEW_ADD_CHANGE
+        ),
+        "trading.view_desktradingpolicy",
+        "trading.add_desktradingpolicy",
+        "trading.change_desktradingpolicy",
+        "trading.delete_desktradingpolicy",
     ),
 }
+
+# Roles that work in the admin: their users are staff (apps.accounts.services.user_save).
+STAFF_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.ADMINISTRATOR})
 
 
 class ApiTokenQuerySet(models.QuerySet["ApiToken"]):

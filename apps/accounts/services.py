@@ -31,6 +31,7 @@ from apps.accounts.models import (
     BACKUP_CODE_ALPHABET,
     BACKUP_CODE_LENGTH,
     ROLE_PERMISSIONS,
+    STAFF_ROLES,
     ApiToken,
     BackupCode,
     BackupCodeDevice,
@@ -50,15 +51,16 @@ TOKEN_LAST_USED_RESOLUTION = timedelta(minutes=1)
 def role_groups_ensure() -> dict[str, Group]:
     """Create the role groups and give them their permissions; safe to call any number of times.
 
-    The data migration does this once; tests (whose database may be flushed) and seed_demo call
-    this to be sure.
+    The data migrations do this once; tests (whose database may be flushed) and seed_demo call
+    this to be sure. Each group ends with exactly its role's permissions.
     """
     groups: dict[str, Group] = {}
     with transaction.atomic():
         for role in Role.values:
             group, _created = Group.objects.get_or_create(name=role)
             permissions = [_permission(dotted) for dotted in ROLE_PERMISSIONS.get(role, ())]
-            group.permissions.add(*permissions)
+            # Exactly the map: a permission taken out of it (auth.change_group) is taken away.
+            group.permissions.set(permissions)
             groups[role] = group
     return groups
 
@@ -434,9 +436,14 @@ def user_save(
             before_fields = {field: getattr(stored, field) for field in TRACKED_USER_FIELDS}
             before_roles = sorted(stored.groups.values_list("name", flat=True))
             before_desks = sorted(stored.desks.values_list("code", flat=True))
+        if groups is not None:
+            groups = list(groups)
+            # Compliance officers and administrators work in the admin; other roles never do
+            # (a superuser stays staff whatever their roles).
+            user.is_staff = user.is_superuser or any(g.name in STAFF_ROLES for g in groups)
         user.save()
         if groups is not None:
-            user.groups.set(list(groups))
+            user.groups.set(groups)
         if desks is not None:
             user.desks.set(list(desks))
         user.__dict__.pop("_qz_roles", None)

@@ -1,19 +1,22 @@
 from typing import Any
 
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import URLPattern, path, reverse
 from django.utils import timezone
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 from modeltranslation.admin import TranslationAdmin
 
-from apps.compliance.audit import audit_append, audit_verify_and_record
-from apps.compliance.models import AuditEntry, PreTradeRule
+from apps.compliance import approvals, services
+from apps.compliance.admin_changes import FourEyesAdminMixin
+from apps.compliance.audit import audit_verify_and_record
+from apps.compliance.models import AuditEntry, ChangeRequest, ChangeRequestStatus, PreTradeRule
 
 
 @admin.register(AuditEntry)
@@ -76,12 +79,16 @@ class AuditEntryAdmin(admin.ModelAdmin):
 
 
 @admin.register(PreTradeRule)
-class PreTradeRuleAdmin(TranslationAdmin):
+class PreTradeRuleAdmin(FourEyesAdminMixin, TranslationAdmin):
     """Rules are history: a rule that has taken effect shows read-only but for its end.
 
     To change one, end it ("End now" or its end date) and add its successor; the model's clean()
-    refuses anything else, and overlapping periods of one rule and jurisdiction.
+    refuses anything else, and overlapping periods of one rule and jurisdiction. Every add,
+    change, end and withdrawal waits for a second person's approval (a change request).
     """
+
+    four_eyes_save = services.RULE_SAVE
+    four_eyes_delete = services.RULE_WITHDRAW
 
     list_display = (
         "code",
@@ -135,60 +142,183 @@ class PreTradeRuleAdmin(TranslationAdmin):
             return False
         return super().has_delete_permission(request, obj)
 
-    def get_actions(self, request: HttpRequest) -> dict[str, Any]:
-        # Bulk delete would take rules that have taken effect with it: withdraw one at a time.
-        actions = super().get_actions(request)
-        actions.pop("delete_selected", None)
-        return actions
-
-    def delete_model(self, request: HttpRequest, obj: PreTradeRule) -> None:
-        payload = _rule_payload(obj)
-        reference = (obj._meta.label_lower, obj.pk)
-        super().delete_model(request, obj)
-        audit_append(
-            actor=request.user, action="pretrade_rule.withdrawn", obj=reference, payload=payload
-        )
-
-    def save_model(self, request: HttpRequest, obj: PreTradeRule, form: Any, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        audit_append(
-            actor=request.user,
-            action="pretrade_rule.changed" if change else "pretrade_rule.added",
-            obj=obj,
-            payload=_rule_payload(obj),
-        )
-
     @admin.action(description=_("End the selected rules now"), permissions=["change"])
     def end_now(self, request: HttpRequest, queryset: QuerySet[PreTradeRule]) -> None:
+        # Rules in force (or planned to end later) are to end; planned and ended ones are left.
+        # Each end is a request that a second person approves: the rule ends at the approval.
         now = timezone.now()
-        ended = 0
-        # Rules in force (or planned to end later) end now; planned and ended ones are left.
-        running = queryset.filter(effective_from__lte=now).exclude(effective_to__lte=now)
-        with transaction.atomic():  # the ends and their audit entries together, or nothing
-            for rule in running.select_for_update():
-                rule.effective_to = now
-                rule.save(update_fields=["effective_to"])
-                audit_append(
-                    actor=request.user,
-                    action="pretrade_rule.ended",
-                    obj=rule,
-                    payload=_rule_payload(rule),
-                )
-                ended += 1
-        self.message_user(
-            request,
-            ngettext("%(count)d rule ended.", "%(count)d rules ended.", ended) % {"count": ended},
-            messages.SUCCESS,
+        running = list(queryset.filter(effective_from__lte=now).exclude(effective_to__lte=now))
+        with transaction.atomic():
+            for rule in running:
+                self.four_eyes_request(request, rule, services.RULE_END, values={})
+
+
+@admin.register(ChangeRequest)
+class ChangeRequestAdmin(admin.ModelAdmin):
+    """Changes awaiting a second person: read-only, decided by the approve and reject actions
+    or the decision form on a request's page (apps.compliance.approvals checks who may)."""
+
+    change_form_template = "admin/compliance/changerequest/change_form.html"
+    list_display = (
+        "id",
+        "kind_label",
+        "object_label",
+        "requested_by",
+        "requested_at",
+        "status",
+        "decided_by",
+        "decided_at",
+    )
+    list_display_links = ("id", "kind_label")
+    list_filter = ("status", "kind")
+    list_select_related = ("requested_by", "decided_by")
+    search_fields = ("object_label", "=object_id", "requested_by__username")
+    fields = (
+        "kind_label",
+        "object_label",
+        "target",
+        "object_id",
+        "proposal",
+        "requested_by",
+        "requested_at",
+        "status",
+        "decided_by",
+        "decided_at",
+        "note",
+    )
+    readonly_fields = fields
+    actions = ("approve_selected", "reject_selected")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # requests are made by the admins whose changes need four eyes
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_decide_permission(self, request: HttpRequest) -> bool:
+        # Who may decide which request is the approvals service's question, per request.
+        return self.has_view_permission(request)
+
+    @admin.display(description=_("kind of change"), ordering="kind")
+    def kind_label(self, obj: ChangeRequest) -> str:
+        try:
+            return str(approvals.change_kind(obj.kind).label)
+        except ValidationError:
+            return obj.kind
+
+    @admin.display(description=_("proposed change"))
+    def proposal(self, obj: ChangeRequest) -> str:
+        if not obj.values:
+            return str(_("(the object as it is)"))
+        rows = format_html_join(
+            "",
+            '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>',
+            (
+                (name, _shown(obj.base.get(name)) if obj.base else "—", _shown(value))
+                for name, value in obj.values.items()
+            ),
+        )
+        return format_html(
+            "<table><thead><tr><th>{}</th><th>{}</th><th>{}</th></tr></thead>"
+            "<tbody>{}</tbody></table>",
+            _("field"),
+            _("when requested"),
+            _("proposed"),
+            rows,
         )
 
+    def get_urls(self) -> list[URLPattern]:
+        decide = path(
+            "<path:object_id>/decide/",
+            self.admin_site.admin_view(self.decide_view),
+            name="compliance_changerequest_decide",
+        )
+        return [decide, *super().get_urls()]
 
-def _rule_payload(rule: PreTradeRule) -> dict[str, Any]:
-    return {
-        "code": rule.code,
-        "jurisdiction": rule.jurisdiction,
-        "outcome": rule.outcome,
-        "params": rule.params,
-        "effective_from": rule.effective_from,
-        "effective_to": rule.effective_to,
-        "enabled": rule.enabled,
-    }
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict | None = None,
+    ) -> HttpResponse:
+        change_request = ChangeRequest.objects.filter(pk=_int_or_none(object_id)).first()
+        extra_context = {
+            **(extra_context or {}),
+            "can_decide": change_request is not None and _may_decide(request.user, change_request),
+        }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def decide_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if request.method != "POST":
+            return HttpResponse(status=405, headers={"Allow": "POST"})
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        pk = _int_or_none(object_id)
+        if pk is None or not ChangeRequest.objects.filter(pk=pk).exists():
+            raise Http404
+        self._decide(request, [pk], approve="_approve" in request.POST)
+        return HttpResponseRedirect(reverse("admin:compliance_changerequest_change", args=[pk]))
+
+    def _decide(self, request: HttpRequest, pks: list[int], *, approve: bool) -> int:
+        """Each request in its own transaction; refusals are reported by request."""
+        note = str(request.POST.get("note", ""))[:2000]
+        service = approvals.change_request_approve if approve else approvals.change_request_reject
+        done = 0
+        for pk in pks:
+            try:
+                service(actor=request.user, request_id=pk, note=note)
+            except ValidationError as refused:
+                self.message_user(
+                    request,
+                    _("Request #%(id)s: %(reason)s")
+                    % {"id": pk, "reason": " ".join(refused.messages)},
+                    messages.ERROR,
+                )
+            else:
+                done += 1
+        if done:
+            message = (
+                ngettext(
+                    "%(count)d change approved and applied.",
+                    "%(count)d changes approved and applied.",
+                    done,
+                )
+                if approve
+                else ngettext("%(count)d change rejected.", "%(count)d changes rejected.", done)
+            )
+            self.message_user(request, message % {"count": done}, messages.SUCCESS)
+        return done
+
+    @admin.action(description=_("Approve and apply the selected changes"), permissions=["decide"])
+    def approve_selected(self, request: HttpRequest, queryset: QuerySet[ChangeRequest]) -> None:
+        self._decide(request, list(queryset.values_list("pk", flat=True)), approve=True)
+
+    @admin.action(description=_("Reject the selected changes"), permissions=["decide"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[ChangeRequest]) -> None:
+        self._decide(request, list(queryset.values_list("pk", flat=True)), approve=False)
+
+
+def _int_or_none(value: str) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _shown(value: Any) -> str:
+    return "—" if value is None or value == "" else str(value)
+
+
+def _may_decide(user: Any, change_request: ChangeRequest) -> bool:
+    if change_request.status != ChangeRequestStatus.PENDING:
+        return False
+    if change_request.requested_by_id == user.pk:
+        return False
+    try:
+        return user.has_perm(approvals.change_kind(change_request.kind).permission)
+    except ValidationError:
+        return False

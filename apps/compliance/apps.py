@@ -6,3 +6,9 @@ class ComplianceConfig(AppConfig):
     name = "apps.compliance"
     label = "compliance"
     verbose_name = _("Compliance")
+
+    def ready(self) -> None:
+        # Four eyes: the kinds of change compliance owns (pre-trade rules).
+        from apps.compliance.services import register_change_kinds
+
+        register_change_kinds()

@@ -225,3 +225,76 @@ class PreTradeRule(models.Model):
                 % {"start": clash.effective_from.isoformat()}
             ]
         }
+
+
+# --- Four eyes: changes that wait for a second person ---------------------------------------------
+
+
+class ChangeRequestStatus(models.TextChoices):
+    PENDING = "pending", _("awaiting approval")
+    APPROVED = "approved", _("approved")
+    REJECTED = "rejected", _("rejected")
+
+
+class ChangeRequest(models.Model):
+    """A change made in the admin that takes effect only when a second person approves it.
+
+    `kind` names how it is applied (`apps.compliance.approvals` holds the registry the owning
+    apps fill); `values` are the proposed field values, `base` the object's editable fields when
+    it was requested (an approval of an object changed since is refused as stale). Rows are
+    never deleted; only the decision (status, decided_by/at, note) is written after creation.
+    """
+
+    kind = models.CharField(_("kind of change"), max_length=64)
+    target = models.CharField(_("object type"), max_length=64)
+    object_id = models.CharField(_("object id"), max_length=64, blank=True, default="")
+    object_label = models.CharField(_("object"), max_length=200)
+    values = models.JSONField(_("proposed values"), default=dict)
+    base = models.JSONField(_("values when requested"), default=dict)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        verbose_name=_("requested by"),
+    )
+    requested_at = models.DateTimeField(_("requested at"), default=timezone.now)
+    status = models.CharField(
+        _("status"),
+        max_length=8,
+        choices=ChangeRequestStatus.choices,
+        default=ChangeRequestStatus.PENDING,
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("decided by"),
+    )
+    decided_at = models.DateTimeField(_("decided at"), null=True, blank=True)
+    note = models.TextField(_("note"), blank=True)
+
+    class Meta:
+        ordering = ["-requested_at", "-id"]
+        verbose_name = _("change request")
+        verbose_name_plural = _("change requests")
+        constraints = [
+            # The second person is never the first.
+            models.CheckConstraint(
+                condition=Q(decided_by__isnull=True) | ~Q(decided_by=F("requested_by")),
+                name="changerequest_decider_not_requester",
+            ),
+            models.CheckConstraint(
+                condition=Q(status=ChangeRequestStatus.PENDING, decided_at__isnull=True)
+                | (
+                    ~Q(status=ChangeRequestStatus.PENDING)
+                    & Q(decided_at__isnull=False, decided_by__isnull=False)
+                ),
+                name="changerequest_decision_complete",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "requested_at"], name="changerequest_status_idx")]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.object_label}"

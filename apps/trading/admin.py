@@ -2,6 +2,7 @@ from typing import Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Count, QuerySet
 from django.forms import ModelForm
 from django.http import HttpRequest
@@ -10,9 +11,17 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from modeltranslation.admin import TranslationAdmin, TranslationTabularInline
 
+from apps.compliance.admin_changes import (
+    AuditedAdminMixin,
+    awaiting_message,
+)
+from apps.compliance.approvals import change_request_create as approval_request
+from apps.compliance.audit import audit_append
+
 # Market data (curves, FX) has its own admin module; importing it registers its models.
 # Trades, positions and trading policies likewise (apps.trading.trades_admin).
 from apps.trading import (
+    approvals,
     marketdata_admin,  # noqa: F401
     services,
     trades_admin,  # noqa: F401
@@ -25,6 +34,7 @@ from apps.trading.models import (
     Counterparty,
     HolidayCalendar,
     HolidayDate,
+    KycStatus,
     LegalEntity,
     Market,
     MasterAgreement,
@@ -38,20 +48,20 @@ from apps.trading.trades_admin import ReadOnlyMixin
 
 
 @admin.register(Commodity)
-class CommodityAdmin(TranslationAdmin):
+class CommodityAdmin(AuditedAdminMixin, TranslationAdmin):
     list_display = ["code", "name"]
     search_fields = ["code", "name_en", "name_ar"]
 
 
 @admin.register(Unit)
-class UnitAdmin(TranslationAdmin):
+class UnitAdmin(AuditedAdminMixin, TranslationAdmin):
     list_display = ["code", "name", "dimension"]
     list_filter = ["dimension"]
     search_fields = ["code", "name_en", "name_ar"]
 
 
 @admin.register(UnitConversion)
-class UnitConversionAdmin(admin.ModelAdmin):
+class UnitConversionAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["from_unit", "factor", "to_unit", "commodity"]
     list_filter = ["commodity", "from_unit", "to_unit"]
     list_select_related = ["from_unit", "to_unit", "commodity"]
@@ -67,7 +77,7 @@ class HolidayDateInline(TranslationTabularInline):
 
 
 @admin.register(HolidayCalendar)
-class HolidayCalendarAdmin(TranslationAdmin):
+class HolidayCalendarAdmin(AuditedAdminMixin, TranslationAdmin):
     list_display = ["code", "name", "source", "holiday_count"]
     list_filter = ["source"]
     search_fields = ["code", "name_en", "name_ar"]
@@ -81,14 +91,28 @@ class HolidayCalendarAdmin(TranslationAdmin):
     def holiday_count(self, calendar: HolidayCalendar) -> int:
         return calendar.holiday_count
 
-    @admin.action(description=_("Reload the selected calendars from their source"))
+    @admin.action(
+        description=_("Reload the selected calendars from their source"), permissions=["change"]
+    )
     def reload_from_source(self, request: HttpRequest, queryset: QuerySet[HolidayCalendar]) -> None:
         # The seed's span: six years back for history, four ahead for forward contracts.
         year = timezone.now().year
         years = range(year - 6, year + 5)
         calendars = [calendar for calendar in queryset if calendar.source]
         for calendar in calendars:
-            holiday_calendar_load(calendar=calendar, years=years)
+            with transaction.atomic():  # the dates and their audit entry together
+                count = holiday_calendar_load(calendar=calendar, years=years)
+                audit_append(
+                    actor=request.user,
+                    action="trading.holidaycalendar_reloaded",
+                    obj=calendar,
+                    payload={
+                        "code": calendar.code,
+                        "source": calendar.source,
+                        "years": [years[0], years[-1]],
+                        "loaded": count,
+                    },
+                )
         self.message_user(
             request,
             ngettext(
@@ -102,7 +126,7 @@ class HolidayCalendarAdmin(TranslationAdmin):
 
 
 @admin.register(HolidayDate)
-class HolidayDateAdmin(TranslationAdmin):
+class HolidayDateAdmin(AuditedAdminMixin, TranslationAdmin):
     list_display = ["date", "name", "calendar", "loaded"]
     list_filter = ["calendar", "loaded"]
     list_select_related = ["calendar"]
@@ -111,7 +135,7 @@ class HolidayDateAdmin(TranslationAdmin):
 
 
 @admin.register(Market)
-class MarketAdmin(TranslationAdmin):
+class MarketAdmin(AuditedAdminMixin, TranslationAdmin):
     list_display = [
         "code",
         "name",
@@ -163,14 +187,14 @@ class MarketAdmin(TranslationAdmin):
 
 
 @admin.register(LegalEntity)
-class LegalEntityAdmin(admin.ModelAdmin):
+class LegalEntityAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "lei", "country", "jurisdiction"]
     list_filter = ["jurisdiction", "country"]
     search_fields = ["code", "name", "lei"]
 
 
 @admin.register(Book)
-class BookAdmin(admin.ModelAdmin):
+class BookAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["code", "name", "desk", "legal_entity"]
     list_filter = ["desk", "legal_entity"]
     list_select_related = ["desk", "legal_entity"]
@@ -191,7 +215,7 @@ class MasterAgreementInline(admin.TabularInline):
 
 
 @admin.register(Counterparty)
-class CounterpartyAdmin(admin.ModelAdmin):
+class CounterpartyAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = [
         "short_code",
         "legal_name",
@@ -218,12 +242,25 @@ class CounterpartyAdmin(admin.ModelAdmin):
     def save_model(
         self, request: HttpRequest, obj: Counterparty, form: ModelForm, change: bool
     ) -> None:
-        # KYC and credit terms are audited, old → new, in the transaction of the save.
+        # KYC and credit terms are audited, old → new, in the transaction of the save. An
+        # approval of KYC waits for a second person: the rest is saved with the KYC as it was
+        # (pending for a new counterparty), and the approval becomes a change request.
+        stored = Counterparty.objects.filter(pk=obj.pk).first() if change else None
+        proposed = None
+        if approvals.kyc_approval_proposed(stored, obj):
+            proposed = {name: getattr(obj, name) for name in approvals.KYC_FIELDS}
+            obj.kyc_status = stored.kyc_status if stored else KycStatus.PENDING
+            obj.kyc_expires_on = stored.kyc_expires_on if stored else None
         services.counterparty_save(user=request.user, counterparty=obj)  # type: ignore[arg-type]
+        if proposed is not None:
+            change_request = approval_request(
+                actor=request.user, kind=approvals.KYC_APPROVAL, obj=obj, values=proposed
+            )
+            self.message_user(request, awaiting_message(change_request), messages.INFO)
 
 
 @admin.register(MasterAgreement)
-class MasterAgreementAdmin(admin.ModelAdmin):
+class MasterAgreementAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["counterparty", "legal_entity", "kind", "signed_on", "netting"]
     list_filter = ["kind", "netting", "legal_entity"]
     list_select_related = ["counterparty", "legal_entity"]

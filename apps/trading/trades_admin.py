@@ -1,11 +1,14 @@
 """Admin of trades (read-only, with their versions), positions (read-only), and the editable
-trading settings: desk policies (four eyes) and default option volatilities."""
+trading settings: desk policies (four eyes: a change of a desk's threshold is itself approved by
+a second person) and default option volatilities (audited)."""
 
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
+from apps.compliance.admin_changes import AuditedAdminMixin, FourEyesAdminMixin
+from apps.trading import approvals
 from apps.trading.models import (
     BookPnl,
     DeskTradingPolicy,
@@ -93,13 +96,15 @@ class PositionAdmin(ReadOnlyMixin, admin.ModelAdmin):
 
 
 @admin.register(DeskTradingPolicy)
-class DeskTradingPolicyAdmin(admin.ModelAdmin):
+class DeskTradingPolicyAdmin(FourEyesAdminMixin, admin.ModelAdmin):
     list_display = ["desk", "approval_threshold", "currency"]
     list_select_related = ["desk"]
+    four_eyes_save = approvals.POLICY_SAVE
+    four_eyes_delete = approvals.POLICY_DELETE
 
 
 @admin.register(MarketVolatility)
-class MarketVolatilityAdmin(admin.ModelAdmin):
+class MarketVolatilityAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["market", "volatility"]
     list_select_related = ["market"]
 

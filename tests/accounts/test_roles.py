@@ -22,6 +22,18 @@ def test_role_groups_exist_after_migrations_with_their_permissions():
         "accounts.view_compliance_area",
         "compliance.view_auditentry",
         "compliance.verify_audit",
+        "compliance.view_changerequest",
+        "trading.view_counterparty",
+        "trading.change_counterparty",
+        "trading.view_masteragreement",
+        "trading.add_masteragreement",
+        "trading.change_masteragreement",
+        "compliance.view_pretraderule",
+        "compliance.add_pretraderule",
+        "compliance.change_pretraderule",
+        "compliance.delete_pretraderule",
+        "trading.view_trade",
+        "trading.view_tradeversion",
     }
     assert _permissions(groups["risk_manager"]) == {
         "accounts.view_risk_area",
@@ -30,6 +42,12 @@ def test_role_groups_exist_after_migrations_with_their_permissions():
     }
     assert _permissions(groups["field_operator"]) == {"accounts.view_operations_area"}
     assert _permissions(groups["administrator"]) == set(ROLE_PERMISSIONS[Role.ADMINISTRATOR])
+    assert len(ROLE_PERMISSIONS[Role.ADMINISTRATOR]) == 44
+    assert "auth.view_group" in _permissions(groups["administrator"])
+    assert "auth.change_group" not in _permissions(groups["administrator"])
+    assert {"trading.change_book", "trading.change_desktradingpolicy"} <= _permissions(
+        groups["administrator"]
+    )
 
 
 def test_role_groups_ensure_is_idempotent_and_matches_the_map():
@@ -56,3 +74,36 @@ def test_role_permissions_reach_the_users(trader, compliance_officer, field_oper
     assert compliance_officer.has_perm("compliance.view_auditentry")
     assert field_operator.has_perm("accounts.view_operations_area")
     assert risk_manager.has_perm("accounts.view_risk_area")
+
+
+def test_role_groups_ensure_takes_away_a_permission_the_map_no_longer_gives():
+    from django.contrib.auth.models import Permission
+
+    administrators = Group.objects.get(name=Role.ADMINISTRATOR)
+    administrators.permissions.add(
+        Permission.objects.get(content_type__app_label="auth", codename="change_group")
+    )
+    role_groups_ensure()
+    assert "auth.change_group" not in _permissions(administrators)
+
+
+def test_user_save_makes_compliance_officers_and_administrators_staff_and_no_one_else(desk_a):
+    from apps.accounts.models import User
+    from apps.accounts.services import user_save
+
+    groups = role_groups_ensure()
+    staff = {}
+    for role in Role.values:
+        user = user_save(actor=None, user=User(username=f"u-{role}"), groups=[groups[role]])
+        staff[role] = user.is_staff
+    assert staff == {
+        "trader": False,
+        "risk_manager": False,
+        "compliance_officer": True,
+        "field_operator": False,
+        "administrator": True,
+    }
+    officer = User.objects.get(username="u-compliance_officer")
+    user_save(actor=None, user=officer, groups=[groups[Role.TRADER]])
+    officer.refresh_from_db()
+    assert officer.is_staff is False

@@ -19,7 +19,7 @@ from django.utils import timezone, translation
 
 from apps.accounts.models import Jurisdiction
 from apps.accounts.regions import region_defaults
-from apps.compliance.models import AuditEntry, PreTradeRule
+from apps.compliance.models import AuditEntry, ChangeRequest, PreTradeRule
 from apps.compliance.pretrade import (
     CheckReport,
     Outcome,
@@ -625,6 +625,18 @@ def test_rule_jurisdiction_must_be_a_known_one() -> None:
 
 
 # --- Admin -------------------------------------------------------------------------------------
+# Every add, change, end and withdrawal is a change request: nothing changes until a second
+# person (here the compliance officer) approves it.
+
+
+def _approve_pending(second: Client) -> None:
+    pending = list(ChangeRequest.objects.filter(status="pending").values_list("pk", flat=True))
+    response = second.post(
+        reverse("admin:compliance_changerequest_changelist"),
+        {"action": "approve_selected", "_selected_action": pending},
+    )
+    assert response.status_code == 302
+    assert not ChangeRequest.objects.filter(status="pending").exists()
 
 
 def test_rule_admin_lists_rules_and_whether_in_force(admin_client_verified: Client) -> None:
@@ -651,13 +663,18 @@ def test_rule_admin_filters_by_code_and_jurisdiction(admin_client_verified: Clie
     assert [r.jurisdiction for r in response.context["cl"].result_list] == ["UK_FCA"]
 
 
-def test_rule_admin_end_now_ends_rules_in_force_and_audits(admin_client_verified: Client) -> None:
+def test_rule_admin_end_now_ends_rules_in_force_and_audits(
+    admin_client_verified: Client, compliance_officer: Any, verified_client: Any
+) -> None:
     rule = generic("self_trade")
     url = reverse("admin:compliance_pretraderule_changelist")
 
     response = admin_client_verified.post(url, {"action": "end_now", "_selected_action": [rule.pk]})
 
     assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.effective_to is None  # requested, not yet ended
+    _approve_pending(verified_client(compliance_officer))
     rule.refresh_from_db()
     assert rule.effective_to is not None
     assert rule.effective_to <= timezone.now()
@@ -666,7 +683,7 @@ def test_rule_admin_end_now_ends_rules_in_force_and_audits(admin_client_verified
 
 
 def test_rule_admin_change_of_rule_in_force_keeps_its_terms(
-    admin_client_verified: Client, administrator: Any
+    admin_client_verified: Client, administrator: Any, compliance_officer: Any, verified_client: Any
 ) -> None:
     rule = generic("credit_limit")
     url = reverse("admin:compliance_pretraderule_change", args=[rule.pk])
@@ -687,6 +704,9 @@ def test_rule_admin_change_of_rule_in_force_keeps_its_terms(
     )
 
     assert response.status_code == 302
+    rule.refresh_from_db()
+    assert rule.effective_to is None  # awaiting approval
+    _approve_pending(verified_client(compliance_officer))
     rule.refresh_from_db()
     assert (rule.outcome, rule.params, rule.effective_to) == (
         "block",
@@ -726,7 +746,7 @@ def rule_form(start: datetime, zone: str, **values: str) -> dict[str, str]:
 
 
 def test_rule_admin_adds_a_rule_from_a_future_moment(
-    admin_client_verified: Client, administrator: Any
+    admin_client_verified: Client, administrator: Any, compliance_officer: Any, verified_client: Any
 ) -> None:
     zone = region_defaults(administrator.region).time_zone
     start = (timezone.now() + timedelta(days=1)).replace(microsecond=0)
@@ -736,6 +756,8 @@ def test_rule_admin_adds_a_rule_from_a_future_moment(
     response = admin_client_verified.post(url, rule_form(start, zone))
 
     assert response.status_code == 302
+    assert not PreTradeRule.objects.filter(jurisdiction="UK_FCA").exists()
+    _approve_pending(verified_client(compliance_officer))
     rule = PreTradeRule.objects.get(jurisdiction="UK_FCA")
     assert (rule.code, rule.outcome, rule.effective_from) == ("kyc_valid", "warn", start)
     entry = AuditEntry.objects.get(action="pretrade_rule.added")
@@ -761,6 +783,7 @@ def test_rule_admin_refuses_an_overlapping_rule(
     assert response.status_code == 200
     assert "overlaps" in str(response.context["adminform"].form.errors["effective_from"])
     assert PreTradeRule.objects.count() == 3
+    assert not ChangeRequest.objects.exists()
 
 
 def _risk_run(counterparty: Any, book: Any, usage: str, *, desk: Any = None) -> None:

@@ -8,7 +8,7 @@ import pytest
 from django.db import IntegrityError
 
 from apps.compliance.audit import audit_verify
-from apps.compliance.models import AuditEntry
+from apps.compliance.models import AuditEntry, ChangeRequest
 from apps.trading.models import Counterparty, KycStatus
 from apps.trading.services import counterparty_save
 from tests.trading.factories import CounterpartyFactory, LegalEntityFactory, make_lei
@@ -117,7 +117,16 @@ def test_admin_create_writes_one_audit_entry_with_every_term(administrator, veri
     assert entry.action == "trading.counterparty_created"
     assert entry.object_id == str(counterparty.pk)
     changes = entry.payload["changes"]
-    assert changes["kyc_status"] == {"old": None, "new": "approved"}
+    # The KYC approval waits for a second person: the counterparty is created pending.
+    assert changes["kyc_status"] == {"old": None, "new": "pending"}
+    assert changes["kyc_expires_on"] == {"old": None, "new": None}
+    (request,) = ChangeRequest.objects.all()
+    assert (request.kind, request.object_id, request.status) == (
+        "trading.counterparty.kyc",
+        str(counterparty.pk),
+        "pending",
+    )
+    assert request.values == {"kyc_status": "approved", "kyc_expires_on": "2027-12-31"}
     assert changes["credit_limit"] == {"old": None, "new": "1000000.00"}
     assert changes["internal_entity"] == {"old": None, "new": "qz-nl"}
     assert set(changes) == {
