@@ -51,7 +51,7 @@ messages: $(VENV)/.installed
 	$(MANAGE) makemessages --locale ar --no-obsolete --no-location --ignore '.venv/*' --ignore 'staticfiles/*'
 
 # Benchmarks: the database ones need PostgreSQL in DATABASE_URL and make and drop their own
-# scratch database; the engines' (matching, risk) need none.
+# scratch database; the engines' (matching, risk) need none; web_load also needs wrk.
 bench: setup
 	$(BIN)/python bench/audit_append.py
 	$(BIN)/python bench/booking.py
@@ -59,6 +59,7 @@ bench: setup
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/risk.py
 	$(BIN)/python bench/risk_eod.py
+	$(BIN)/python bench/web_load.py
 
 clean:
 	rm -rf $(VENV) staticfiles db.sqlite3
