@@ -66,12 +66,15 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django_otp.middleware.OTPMiddleware",
+    # Before the accounts' middleware: the MFA gate and the expired-session redirect answer
+    # htmx requests (request.htmx) with HX-Redirect.
+    "django_htmx.middleware.HtmxMiddleware",
+    "apps.accounts.middleware.HtmxLoginRedirectMiddleware",
     "apps.accounts.middleware.UserPreferencesMiddleware",
     "apps.accounts.middleware.MFARequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
-    "django_htmx.middleware.HtmxMiddleware",
     # After the others (latency by view, responses by status), but before axes, so that it
     # sees axes' lockout responses too.
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -214,6 +217,21 @@ API_TOKEN_LIFETIME = timedelta(days=env.int("API_TOKEN_LIFETIME_DAYS", default=9
 # The largest JSON or form body the API parses (qenergyz.parsers): a bulk of 1,000 trades is
 # about 0.4 MB written compactly, so 2 MiB leaves room for indentation and optional terms.
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+
+
+def _throttle_rate(name: str, default: str) -> str:
+    """A request rate from the environment, such as '1200/min'; a malformed one stops start-up
+    (it would otherwise fail every API request)."""
+    rate = env.str(name, default=default).strip()
+    count, _slash, period = rate.partition("/")
+    periods = {"s", "sec", "m", "min", "h", "hour", "d", "day"}
+    if not (count.isascii() and count.isdigit() and int(count) > 0 and period in periods):
+        raise ImproperlyConfigured(
+            f"{name} must be a rate such as '1200/min' (per s, min, hour or day), not {rate!r}."
+        )
+    return rate
+
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "apps.accounts.authentication.ApiTokenAuthentication",
@@ -231,6 +249,24 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
     "COERCE_DECIMAL_TO_STRING": True,
+    # Request rates (qenergyz.throttles), counted in the default cache (Redis when REDIS_URL is
+    # set). A desk's scripts and the portal's users stay far below the per-client rate; a bulk
+    # request books up to 1,000 trades and a risk run keeps a worker busy for seconds, hence
+    # their tighter scopes. Anonymous requests (refused ones included) are counted by IP.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "qenergyz.throttles.AnonThrottle",
+        "qenergyz.throttles.UserThrottle",
+        "qenergyz.throttles.ScopedWriteThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "user": _throttle_rate("API_THROTTLE_USER", "1200/min"),
+        "anon": _throttle_rate("API_THROTTLE_ANON", "60/min"),
+        "bulk": _throttle_rate("API_THROTTLE_BULK", "30/min"),
+        "risk_run": _throttle_rate("API_THROTTLE_RISK_RUN", "30/hour"),
+    },
+    # Clients' addresses for the anonymous rate: the proxies' X-Forwarded-For entry, as axes.
+    "NUM_PROXIES": env.int("PROXY_COUNT", default=0),
+    "EXCEPTION_HANDLER": "qenergyz.throttles.exception_handler",
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Qenergyz API",

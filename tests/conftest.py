@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test import Client
 from django.utils import timezone, translation
@@ -50,8 +51,11 @@ def need_service(what: str, available: bool) -> None:
 @pytest.fixture(autouse=True)
 def _isolated_test(settings: Any) -> Iterator[None]:
     """Each test starts in English and UTC, whatever an earlier request activated in this
-    thread, and hashes passwords fast (sign-ins are many; a slow hash only slows the suite)."""
+    thread, hashes passwords fast (sign-ins are many; a slow hash only slows the suite), and
+    with an empty cache: the API's request counts (qenergyz.throttles) of earlier tests' users,
+    whose ids a later test's users may reuse, and of 127.0.0.1 count for no other test."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    cache.clear()
     with translation.override(settings.LANGUAGE_CODE):
         yield
     timezone.deactivate()

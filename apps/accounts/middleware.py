@@ -1,9 +1,17 @@
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseRedirect,
+    JsonResponse,
+    QueryDict,
+)
+from django.shortcuts import resolve_url
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -76,3 +84,36 @@ class MFARequiredMiddleware:
             response["HX-Redirect"] = target
             return response
         return HttpResponseRedirect(target)
+
+
+class HtmxLoginRedirectMiddleware:
+    """An htmx request that finds its session expired is sent to the login page as a whole
+    page (204 + HX-Redirect), not answered with a redirect that htmx would follow and swap the
+    login form into the fragment it was refreshing (a grid, a table's rows).
+
+    Every redirect to LOGIN_URL is converted here, in one place, whichever view made it; its
+    `next` becomes the page the user was on (HX-Current-URL when it is this site's, else the
+    requested path), not the fragment's URL.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        htmx = getattr(request, "htmx", None)
+        if not htmx or not isinstance(response, HttpResponseRedirect):
+            return response
+        location = urlsplit(response["Location"])
+        login = resolve_url(settings.LOGIN_URL)
+        if location.netloc or location.path != login:
+            return response
+        query = QueryDict(location.query, mutable=True)
+        if REDIRECT_FIELD_NAME in query:  # a login-required refusal, not a logout
+            query[REDIRECT_FIELD_NAME] = htmx.current_url_abs_path or request.get_full_path()
+        # Encoded as Django's redirect_to_login does (slashes left readable).
+        target = f"{login}?{query.urlencode(safe='/')}" if query else login
+        converted = HttpResponse(status=204)
+        converted["HX-Redirect"] = target
+        converted.cookies = response.cookies
+        return converted

@@ -102,6 +102,7 @@ class RunListCreateView(generics.ListAPIView):
     starts one (risk managers)."""
 
     permission_classes = [CanReadRisk]
+    throttle_scope = "risk_run"  # requesting runs (not listing them) has its own rate
     serializer_class = RunSerializer
     pagination_class = NewestFirst
 
@@ -239,6 +240,7 @@ class RunRerunView(APIView):
     """Rerun a run from its snapshot (risk managers): the same numbers, no alert."""
 
     permission_classes = [CanReadRisk]
+    throttle_scope = "risk_run"
 
     @extend_schema(
         request=None,

@@ -193,6 +193,7 @@ class TradeBulkCreateView(APIView):
     """Book up to 1,000 trades: a JSON list of trades; a result per item, by index."""
 
     permission_classes = [CanTrade]
+    throttle_scope = "bulk"  # a tighter rate than single requests (qenergyz.throttles)
 
     @extend_schema(
         request=TradeTermsInputSerializer(many=True),
