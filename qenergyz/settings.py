@@ -275,6 +275,10 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     # The schema maps every endpoint: only signed-in users and token holders may read it.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
+    # Swagger UI (/api/docs/) and Redoc (/api/redoc/) from the sidecar's static files: no CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
     # Several models have a `status` (or `deal_type`) of their own choices: name each set once.
     "ENUM_NAME_OVERRIDES": {
         "TradeStatusEnum": "apps.trading.models.trades.TradeStatus",

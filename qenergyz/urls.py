@@ -7,7 +7,7 @@ from apps.accounts import views as account_views
 from apps.compliance import urls as compliance_urls
 from apps.risk import urls as risk_urls
 from apps.trading import urls as trading_urls
-from qenergyz import health, metrics
+from qenergyz import api_docs, health, metrics
 
 handler400 = "apps.accounts.views.bad_request"
 handler403 = "apps.accounts.views.permission_denied"
@@ -28,9 +28,12 @@ urlpatterns = [
     path("risk/", include("apps.risk.urls")),
     path("admin/", admin.site.urls),
     # Each app's urls.py names its pages (`urlpatterns`) and its API (`api_urlpatterns`).
+    path("api/v1/", api_docs.ApiRootView.as_view(), name="api-root"),
     path("api/v1/", include((account_urls.api_urlpatterns, "accounts-api"))),
     path("api/v1/", include((compliance_urls.api_urlpatterns, "compliance-api"))),
     path("api/v1/", include((trading_urls.api_urlpatterns, "trading-api"))),
     path("api/v1/", include((risk_urls.api_urlpatterns, "risk-api"))),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", api_docs.ApiSwaggerView.as_view(), name="api-docs"),
+    path("api/redoc/", api_docs.ApiRedocView.as_view(), name="api-redoc"),
 ]
