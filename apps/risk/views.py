@@ -36,6 +36,7 @@ from apps.risk.models import (
     VersionStatus,
 )
 from apps.risk.services import alert_live_context
+from apps.trading.curve_status import curve_status
 
 VIEW_ROLES = selectors.VIEW_ROLES
 PAGE_SIZE = 25
@@ -55,6 +56,8 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         raise Http404
     board = selectors.dashboard(request.user, desk, horizon=form.chosen_horizon())
     context = {
+        # The run line states the curve date; this adds the demo label and a stale warning.
+        "curves": curve_status(board.run.business_date) if board.run else None,
         "form": form,
         "board": board,
         "scope_code": desk.code if desk else "firm",

@@ -23,6 +23,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.accounts.models import Role
 from apps.accounts.permissions import has_role, role_required
 from apps.trading import selectors
+from apps.trading.curve_status import curve_status
 from apps.trading.models import BookPnl
 from apps.trading.pnl import describe_missing
 from apps.trading.tasks import pnl_close_day
@@ -73,7 +74,9 @@ def _day_form(request: HttpRequest, data: Any) -> tuple[DayForm, date, str]:
 def positions(request: HttpRequest) -> HttpResponse:
     form, day, book = _day_form(request, request.GET)
     grid = selectors.positions_grid(request.user, day, book=book)
-    context = {"form": form, "grid": grid, "live_updates": True}
+    markets = {row.market.pk: row.market for row in grid.rows}
+    curves = curve_status(day, markets.values() if markets else None)
+    context = {"form": form, "grid": grid, "curves": curves, "live_updates": True}
     if request.htmx:
         return render(request, "trading/positions.html#grid", context)
     return render(request, "trading/positions.html", context)
@@ -119,6 +122,7 @@ def pnl(request: HttpRequest) -> HttpResponse:
             "explain": explain,
             "missing": missing,
             "chart": chart,
+            "curves": curve_status(day),
             "can_close": has_role(request.user, Role.RISK_MANAGER),
         },
     )

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from apps.accounts.models import Role
 from apps.accounts.permissions import desks_for_user, has_role, role_required
 from apps.trading import selectors, services
+from apps.trading.curve_status import curve_status
 from apps.trading.forms import BlotterFilterForm, TradeActionForm, TradeAmendForm, TradeForm
 from apps.trading.models import FINAL_STATUSES, Trade, TradeStatus, TradeVersion
 from apps.trading.pnl import describe_missing, trade_valuation
@@ -75,6 +76,7 @@ def blotter(request: HttpRequest) -> HttpResponse:
             "can_trade": has_role(request.user, Role.TRADER),
             # A filtered or older page takes no new live rows: they might not match it.
             "live_new_rows": page is not None and page_is_newest_unfiltered(form.cleaned_data),
+            "curves": curve_status(timezone.now().date()),
         },
         status=200 if page else 400,
     )
@@ -269,9 +271,11 @@ def _trade_page(
     if failed is not None:
         action_forms[failed.action] = failed
     # Valued on today's market in the book's currency; a cancelled or rejected trade has none.
-    valuation = None
+    valuation = curves = None
     if current.status == TradeStatus.BOOKED:
-        valuation = trade_valuation(current, timezone.now().date(), trade.book.currency)
+        today = timezone.now().date()
+        valuation = trade_valuation(current, today, trade.book.currency)
+        curves = curve_status(today, [m for m in (current.market, current.index_market) if m])
     return render(
         request,
         "trading/trade_detail.html",
@@ -284,6 +288,7 @@ def _trade_page(
             "offered": offered,
             "action_forms": action_forms,
             "valuation": valuation,
+            "curves": curves,
             "valuation_missing": describe_missing(valuation.missing) if valuation else [],
         },
         status=status,

@@ -87,7 +87,7 @@ def test_seed_demo_trades_books_every_desk_back_loaded_and_one_pending_deal_each
     pending = [t for t in trades if t.status == TradeStatus.PENDING_APPROVAL]
     assert (len(booked), len(pending)) == (12, 3)
     assert sorted(t.book.desk.code for t in pending) == ["crude-me", "gas-us", "power-eu"]
-    assert Counter(t.book.desk.code for t in booked) == {"gas-us": 5, "crude-me": 4, "power-eu": 3}
+    assert Counter(t.book.desk.code for t in booked) == {"gas-us": 4, "crude-me": 4, "power-eu": 4}
     # The history is back-loaded 20 business days before the last demo curve (the last weekday
     # before today), at 17:00 UTC; the pending deals are today's.
     last_curve = today - timedelta(days=1)
@@ -149,7 +149,7 @@ def test_seed_demo_trades_sets_a_volatility_per_demo_market_and_books_an_option(
     assert MarketVolatility.objects.count() == Market.objects.count()
     option = TradeVersion.objects.get(deal_type="option")
     assert (option.market.code, option.option_type, option.trade.status) == (
-        "henry-hub",
+        "eex-de-power",
         "call",
         TradeStatus.BOOKED,
     )

@@ -105,7 +105,6 @@ HISTORY: dict[str, list[DemoDeal]] = {
         DemoDeal("GUS-FLOW", "GULFSTAR", "henry-hub", "swap", "sell", 5000, "M+2", "0.02"),
         DemoDeal("GUS-FLOW", "GULFSTAR", "henry-hub", "future", "buy", 2500, "Q+1", "-0.005"),
         DemoDeal("GUS-HEDGE", "PRAIRIE", "henry-hub", "swap", "sell", 10000, "Q+2", "0.015"),
-        DemoDeal("GUS-HEDGE", "GULFSTAR", "henry-hub", "option", "buy", 5000, "M+3", "", "call"),
     ],
     "demo-trader-me": [
         DemoDeal("CME-PHYS", "GULFSTAR", "ice-brent", PHYS, "buy", 1000, "M+1", "-0.01"),
@@ -117,6 +116,7 @@ HISTORY: dict[str, list[DemoDeal]] = {
         DemoDeal("PEU-FLOW", "NORDWIND", "eex-de-power", PHYS, "buy", 10, "M+1", "-0.01"),
         DemoDeal("PEU-FLOW", "NORDWIND", "ttf", "swap", "sell", 500, "Q+1", "0.01"),
         DemoDeal("PEU-HEDGE", "NORDWIND", "eex-de-power", "swap", "sell", 5, "Q+1", "0.02"),
+        DemoDeal("PEU-HEDGE", "NORDWIND", "eex-de-power", "option", "buy", 5, "M+3", "", "call"),
     ],
 }  # fmt: skip
 

@@ -56,6 +56,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from apps.compliance.audit import audit_append
+from apps.trading.curve_status import DEMO_HISTORY
 from apps.trading.marketdata import spot_series_read
 from apps.trading.models import (
     CurvePoint,
@@ -67,8 +68,7 @@ from apps.trading.models import (
 )
 
 SOURCE = "demo curve derived from EIA spot prices; not market data"
-# The rolled-forward history's source; the pages show it beside the curve date.
-DEMO_HISTORY = "demo history"
+# The rolled-forward history's source starts with DEMO_HISTORY; the pages label such curves.
 DEMO_HISTORY_SOURCE = (
     DEMO_HISTORY + ": curve derived from EIA spot prices moved {weeks} weeks forward; "
     "not market data"
