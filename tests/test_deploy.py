@@ -169,3 +169,39 @@ def test_caddyfile_proxies_the_site_address_to_web(tmp_path: Path) -> None:
         [{"host": ["qz.example"]}],
         {"handler": "reverse_proxy", "upstreams": [{"dial": "web:8000"}]},
     )
+
+
+def _database_settings(**env: str) -> str:
+    script = (
+        "from django.conf import settings as s; d = s.DATABASES['default'];"
+        " print(d['CONN_MAX_AGE'], sorted(d['OPTIONS'].items()))"
+    )
+    # Settings only parse the URL: nothing connects to this server.
+    url = "postgres://qz@127.0.0.1:5432/qz?application_name=qz-web"
+    result = _manage(
+        "shell", "--no-imports", "-c", script, env=_production_env(DATABASE_URL=url, **env)
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_postgres_connections_come_from_a_pool_sized_by_the_environment() -> None:
+    assert _database_settings(
+        DB_POOL_MIN_SIZE="3", DB_POOL_MAX_SIZE="12", DB_POOL_TIMEOUT="2.5"
+    ) == (
+        "0 [('application_name', 'qz-web'),"
+        " ('pool', {'min_size': 3, 'max_size': 12, 'timeout': 2.5})]"
+    )
+
+
+def test_postgres_pool_is_on_by_default_in_production() -> None:
+    assert _database_settings() == (
+        "0 [('application_name', 'qz-web'),"
+        " ('pool', {'min_size': 2, 'max_size': 10, 'timeout': 10.0})]"
+    )
+
+
+def test_postgres_pool_off_keeps_persistent_connections() -> None:
+    assert _database_settings(DB_POOL_MAX_SIZE="0", DB_CONN_MAX_AGE="30") == (
+        "30 [('application_name', 'qz-web')]"
+    )
