@@ -31,7 +31,7 @@ run: export DEBUG ?= 1
 run: setup
 	$(MANAGE) seed_demo --if-empty
 	$(MANAGE) seed_reference_data
-	$(MANAGE) seed_market_data --if-missing-skip
+	$(MANAGE) seed_market_data
 	$(MANAGE) seed_demo_trades --if-empty
 	$(MANAGE) seed_demo_risk --if-empty
 	$(MANAGE) runserver 127.0.0.1:8000
