@@ -77,9 +77,12 @@ class MFARequiredMiddleware:
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": _("A verified second factor is required.")}, status=403)
         page = "accounts:mfa-verify" if user_has_device(user) else "accounts:mfa-setup"
-        # Come back to where the user was going once verified (the MFA views check `next`).
-        target = f"{reverse(page)}?{urlencode({'next': request.get_full_path()})}"
-        if getattr(request, "htmx", False):
+        # Come back to where the user was going once verified (the MFA views check `next`): for
+        # htmx, the page it was sent from, not the fragment's URL.
+        htmx = getattr(request, "htmx", None)
+        page_url = (htmx and htmx.current_url_abs_path) or request.get_full_path()
+        target = f"{reverse(page)}?{urlencode({'next': page_url})}"
+        if htmx:
             response = HttpResponse(status=204)
             response["HX-Redirect"] = target
             return response

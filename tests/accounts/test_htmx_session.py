@@ -131,4 +131,6 @@ def test_htmx_unverified_administrator_is_sent_to_mfa_setup(client, db):
     client.force_login(admin)
     response = client.get("/trading/positions/", headers=_htmx(POSITIONS_PAGE))
     assert response.status_code == 204
-    assert response["HX-Redirect"] == "/accounts/mfa/setup/?next=%2Ftrading%2Fpositions%2F"
+    assert response["HX-Redirect"] == (
+        "/accounts/mfa/setup/?next=%2Ftrading%2Fpositions%2F%3Fbook%3DPEU-FLOW%26date%3D2026-11-25"
+    )
