@@ -224,7 +224,7 @@ class _TokenMetricsHandler(MetricsHandler):
             self.send_response(403)
             self.send_header("Content-Type", "text/plain; charset=utf-8")
             self.end_headers()
-            self.wfile.write(b"A valid metrics token is required.")
+            self.wfile.write(_("A valid metrics token is required.").encode())
             return
         super().do_GET()
 

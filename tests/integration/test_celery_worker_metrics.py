@@ -20,6 +20,9 @@ from tests.integration.workers import WAIT_SECONDS, Worker, broker_url, celery_w
 
 TOKEN = "worker-scraper-token-93b1e0"
 TASK = "apps.compliance.tasks.audit_verify_chain"
+# A queue of these tests' own: every worker on the broker consumes `default`, and another
+# run's worker would take (and count) these tasks.
+QUEUE = "metrics-test"
 
 
 def _free_ports(count: int) -> int:
@@ -71,7 +74,7 @@ def _send_verifications(count: int) -> None:
     try:
         with app.connection_for_write(broker_url()) as broker:
             for _n in range(count):
-                audit_verify_chain.apply_async(connection=broker)
+                audit_verify_chain.apply_async(connection=broker, queue=QUEUE)
     finally:
         app.conf.task_always_eager = was_eager
 
@@ -99,7 +102,7 @@ def _env(base: int) -> dict[str, str]:
 
 def test_worker_metrics_solo_worker_serves_its_tasks_on_the_port(transactional_db):
     base = _free_ports(1)
-    with celery_worker_process("default", **_env(base)) as worker:
+    with celery_worker_process(QUEUE, **_env(base)) as worker:
         worker.wait_until_ready()
         _send_verifications(2)
         counts = _wait_for(worker, range(base, base + 1), 2)
@@ -112,7 +115,7 @@ def test_worker_metrics_solo_worker_serves_its_tasks_on_the_port(transactional_d
 def test_worker_metrics_prefork_children_serve_on_port_plus_their_number(transactional_db):
     base = _free_ports(2)
     pool = ("--pool", "prefork", "--concurrency", "2")
-    with celery_worker_process("default", pool=pool, **_env(base)) as worker:
+    with celery_worker_process(QUEUE, pool=pool, **_env(base)) as worker:
         worker.wait_until_ready()
         _send_verifications(4)
         counts = _wait_for(worker, range(base, base + 2), 4)
