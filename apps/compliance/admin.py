@@ -1,7 +1,8 @@
 from typing import Any
 
+from django.apps import apps as django_apps
 from django.contrib import admin, messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
@@ -217,7 +218,11 @@ class ChangeRequestAdmin(admin.ModelAdmin):
             "",
             '<tr><th scope="row">{}</th><td>{}</td><td>{}</td></tr>',
             (
-                (name, _shown(obj.base.get(name)) if obj.base else "—", _shown(value))
+                (
+                    _field_label(obj.target, name),
+                    _shown(obj.base.get(name)) if obj.base else "—",
+                    _shown(value),
+                )
                 for name, value in obj.values.items()
             ),
         )
@@ -307,6 +312,14 @@ def _int_or_none(value: str) -> int | None:
         return int(value)
     except (TypeError, ValueError):
         return None
+
+
+def _field_label(target: str, name: str) -> str:
+    # Through the app registry: compliance does not import the apps whose changes it holds.
+    try:
+        return str(django_apps.get_model(target)._meta.get_field(name).verbose_name)
+    except (LookupError, ValueError, FieldDoesNotExist):
+        return name
 
 
 def _shown(value: Any) -> str:

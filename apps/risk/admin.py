@@ -1,12 +1,14 @@
-"""Admin of the risk app: stress scenarios and collateral are managed here; runs, limits and
-alerts are shown read-only (runs are written by the run service, limits change only through
-the maker-checker pages, alerts are acknowledged on the alerts page)."""
+"""Admin of the risk app: stress scenarios and collateral are managed here (each save audited,
+old → new); runs, limits and alerts are shown read-only (runs are written by the run service,
+limits change only through the maker-checker pages, alerts are acknowledged on the alerts
+page)."""
 
 from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
 
+from apps.compliance.admin_changes import AuditedAdminMixin
 from apps.risk.models import (
     Alert,
     Collateral,
@@ -29,7 +31,7 @@ class ReadOnlyMixin:
 
 
 @admin.register(StressScenario)
-class StressScenarioAdmin(admin.ModelAdmin):
+class StressScenarioAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "start_date", "end_date", "active"]
     list_filter = ["kind", "active"]
     search_fields = ["name"]
@@ -37,7 +39,7 @@ class StressScenarioAdmin(admin.ModelAdmin):
 
 
 @admin.register(Collateral)
-class CollateralAdmin(admin.ModelAdmin):
+class CollateralAdmin(AuditedAdminMixin, admin.ModelAdmin):
     list_display = ["counterparty", "legal_entity", "amount", "currency", "as_of"]
     list_filter = ["legal_entity", "currency"]
     search_fields = ["counterparty__short_code", "counterparty__legal_name"]

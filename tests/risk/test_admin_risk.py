@@ -10,6 +10,7 @@ import pytest
 from django.test import Client
 from django.urls import reverse
 
+from apps.compliance.models import AuditEntry
 from apps.risk.models import Collateral, StressScenario
 from apps.trading.models import Counterparty, LegalEntity
 from tests.conftest import login_verified
@@ -67,6 +68,16 @@ def test_scenario_admin_adds_a_hypothetical_scenario(admin_client):
     assert response.status_code == 302
     scenario = StressScenario.objects.get(name="Mixed")
     assert (scenario.kind, scenario.shocks, scenario.active) == ("hypothetical", shocks, True)
+    entry = AuditEntry.objects.get(action="risk.stressscenario_created")
+    # The audit trail keeps floats as their shortest decimal strings (exact through jsonb).
+    audited = [
+        {"market": "ttf", "shape": [[1, "0.4"], [6, "0.1"], [12, 0]]},
+        {"commodity": "crude-oil", "move": "-0.2", "tenor_from": 1, "tenor_to": 3},
+    ]
+    assert (entry.object_id, entry.payload["changes"]["shocks"]) == (
+        str(scenario.pk),
+        {"old": None, "new": audited},
+    )
 
 
 def test_scenario_admin_adds_a_historical_window(admin_client):
@@ -184,6 +195,8 @@ def test_collateral_admin_records_collateral_held(admin_client):
     assert (held.amount, held.currency, held.as_of) == (
         Decimal("2500000.00"), "USD", date(2026, 8, 18),
     )  # fmt: skip
+    entry = AuditEntry.objects.get(action="risk.collateral_created")
+    assert entry.payload["changes"]["amount"] == {"old": None, "new": "2500000.00"}
     assert admin_client.get(reverse("admin:risk_collateral_changelist")).status_code == 200
 
 
