@@ -22,9 +22,10 @@ from apps.compliance.models import AuditEntry
 from apps.compliance.tasks import audit_verify_chain
 from apps.risk.models import Alert, RiskRun, RunKind
 from apps.risk.services import risk_run_request
-from apps.trading.models import Trade
+from apps.trading.models import Counterparty, KycStatus, OrderEvent, Trade
 from apps.trading.services import trade_book
 from apps.trading.tasks import pnl_close_day
+from apps.trading.venue import engines_reset, order_submit
 from qenergyz import metrics
 from tests.conftest import login_verified
 from tests.factories import UserFactory
@@ -39,6 +40,7 @@ from tests.risk.test_support import (
 from tests.test_deploy import _manage, _production_env
 from tests.test_live import _open, _session_cookie
 from tests.trading.factories import trade_terms
+from tests.trading.test_venue_support import contract, ticket, venue_data  # noqa: F401
 
 TOKEN = "scraper-token-4f9c2a71d0b8"
 TRADES = "/api/v1/trades/"
@@ -205,6 +207,35 @@ def test_metrics_rolled_back_booking_counts_nothing(
 
     assert Trade.objects.count() == 0
     assert delta(before, after, "qenergyz_trades_booked_total", status="booked") == 0
+
+
+def test_metrics_venue_fill_refused_counts_its_rule_and_the_booked_fill(
+    contract,  # noqa: F811 - the fixture imported above
+    trader,
+    other_desk_trader,
+    scrape,
+    django_capture_on_commit_callbacks,
+):
+    engines_reset()  # no engine of another test's contract
+    order_submit(user=other_desk_trader, ticket=ticket(contract, "sell", 3, "50", book="GUS-FLOW"))
+    order_submit(
+        user=other_desk_trader,
+        ticket=ticket(contract, "sell", 4, "50.5", book="", counterparty="NORDWIND"),
+    )
+    # Our side of the fill against the broker's quote is refused: NORDWIND's KYC has expired.
+    Counterparty.objects.filter(short_code="NORDWIND").update(kyc_status=KycStatus.EXPIRED)
+    before = scrape()
+    with django_capture_on_commit_callbacks(execute=True):
+        result = order_submit(user=trader, ticket=ticket(contract, "buy", 10, "51"))
+    after = scrape()
+
+    assert (result.fills, result.refused) == (1, 1)
+    refused = OrderEvent.objects.get(order=result.order, kind="fill_refused")
+    checks = refused.detail["reasons"][str(result.order.pk)]["checks"]
+    assert [c["rule"] for c in checks if c["outcome"] == "block"] == ["kyc_valid"]
+    # The fill booked on both sides; the refused one counted once, not once per booking pass.
+    assert delta(before, after, "qenergyz_trades_booked_total", status="booked") == 2
+    assert delta(before, after, "qenergyz_pretrade_refusals_total", rule="kyc_valid") == 1
 
 
 def _book_then_fail(trader) -> None:
