@@ -62,3 +62,11 @@ def test_docs_readme_configuration_tables_hold_the_pool_metrics_and_rates() -> N
 def test_docs_architecture_map_is_linked_from_readme() -> None:
     assert "(docs/architecture.md)" in (ROOT / "README.md").read_text()
     assert (ROOT / "docs" / "architecture.md").is_file()
+
+
+def test_docs_architecture_describes_every_import_linter_contract() -> None:
+    contracts = (ROOT / "pyproject.toml").read_text().count("[[tool.importlinter.contracts]]")
+    text = (ROOT / "docs" / "architecture.md").read_text()
+    rules = text.split("## Dependency rules", 1)[1].split("\n## ", 1)[0]
+    described = re.findall(r"^\d+\. \*\*(layers|forbidden|independence)\*\*", rules, re.M)
+    assert len(described) == contracts
