@@ -72,6 +72,11 @@ class FourEyesAdminMixin:
         return change_request
 
     def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        if change and not form.has_changed():
+            # Nothing to approve: no request, no log entry, no "changed" message.
+            setattr(request, _REQUESTED, False)
+            self.message_user(request, _("Nothing was changed."), messages.INFO)  # type: ignore[attr-defined]
+            return
         self.four_eyes_request(request, obj, self.four_eyes_save)
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:

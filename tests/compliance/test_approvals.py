@@ -172,3 +172,19 @@ def test_change_requests_are_append_only_but_for_one_decision_on_postgresql(
         ChangeRequest.objects.filter(pk=policy_request.pk).update(status="approved")
     policy_request.refresh_from_db()
     assert (policy_request.status, policy_request.note) == ("rejected", "no")
+
+
+def test_saving_a_desk_threshold_unchanged_makes_no_request(admins, desk_a):
+    policy = DeskTradingPolicy.objects.create(
+        desk=desk_a, approval_threshold=Decimal("1000000"), currency="EUR"
+    )
+    client = login_verified(Client(), admins[0])
+
+    response = client.post(
+        reverse("admin:trading_desktradingpolicy_change", args=[policy.pk]),
+        {"desk": str(desk_a.pk), "approval_threshold": "1000000.00", "currency": "EUR"},
+        follow=True,
+    )
+
+    assert [str(message) for message in response.context["messages"]] == ["Nothing was changed."]
+    assert not ChangeRequest.objects.exists()

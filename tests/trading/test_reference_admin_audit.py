@@ -189,3 +189,17 @@ def test_compliance_officer_adds_a_master_agreement_inline_audited(desk_a):
     # Nothing else of the counterparty changed: its own save wrote no entry.
     assert not AuditEntry.objects.filter(action__startswith="trading.counterparty_").exists()
     assert Counterparty.objects.get(pk=counterparty.pk).kyc_status == "approved"
+
+
+def test_calendar_reload_from_its_source_is_audited(admin_role):
+    calendar = HolidayCalendar.objects.create(code="nyse", name="NYSE", source="XNYS")
+
+    response = admin_role.post(
+        "/admin/trading/holidaycalendar/",
+        {"action": "reload_from_source", "_selected_action": [calendar.pk]},
+    )
+
+    assert response.status_code == 302
+    entry = _entry("trading.holidaycalendar_reloaded")
+    assert entry.payload["code"] == "nyse"
+    assert entry.payload["loaded"] == calendar.dates.count() > 0
