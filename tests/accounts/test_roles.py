@@ -107,3 +107,31 @@ def test_user_save_makes_compliance_officers_and_administrators_staff_and_no_one
     user_save(actor=None, user=officer, groups=[groups[Role.TRADER]])
     officer.refresh_from_db()
     assert officer.is_staff is False
+
+
+def test_migration_0007_applies_the_map_and_makes_compliance_officers_and_admins_staff():
+    import importlib
+
+    from django.apps import apps
+    from django.contrib.auth.models import Permission
+
+    from apps.accounts.models import User
+
+    migration = importlib.import_module("apps.accounts.migrations.0007_roles_work_in_the_admin")
+    administrators = Group.objects.get(name=Role.ADMINISTRATOR)
+    administrators.permissions.add(
+        Permission.objects.get(content_type__app_label="auth", codename="change_group")
+    )
+    officer = User.objects.create(username="old-officer", is_staff=False)
+    officer.groups.add(Group.objects.get(name=Role.COMPLIANCE_OFFICER))
+    trader = User.objects.create(username="old-trader", is_staff=False)
+    trader.groups.add(Group.objects.get(name=Role.TRADER))
+
+    migration.apply_role_map(apps, None)
+
+    for role in Role.values:
+        assert _permissions(Group.objects.get(name=role)) == set(ROLE_PERMISSIONS[role])
+    staff = dict(
+        User.objects.filter(username__startswith="old-").values_list("username", "is_staff")
+    )
+    assert staff == {"old-officer": True, "old-trader": False}
