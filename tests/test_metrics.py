@@ -23,7 +23,7 @@ from apps.compliance.tasks import audit_verify_chain
 from apps.risk.models import Alert, RiskRun, RunKind
 from apps.risk.services import risk_run_request
 from apps.trading.models import Counterparty, KycStatus, OrderEvent, Trade
-from apps.trading.services import trade_book
+from apps.trading.services import TradeBlocked, trade_amend, trade_book
 from apps.trading.tasks import pnl_close_day
 from apps.trading.venue import engines_reset, order_submit
 from qenergyz import metrics
@@ -138,7 +138,8 @@ def test_metrics_booking_through_the_api_counts_trade_request_queries_and_task(
     assert delta(before, after, "qenergyz_celery_tasks_total", outcome="success", **task) == 1
     assert delta(before, after, "qenergyz_celery_task_duration_seconds_count", **task) == 1
     run = RiskRun.objects.get()
-    assert run.kind == RunKind.INCREMENTAL
+    # No curves in this data: the run ends failed, and counts as such.
+    assert (run.kind, run.status) == (RunKind.INCREMENTAL, "failed")
     name = "qenergyz_risk_run_duration_seconds_count"
     assert delta(before, after, name, kind="incremental", status=run.status) == 1
 
@@ -236,6 +237,27 @@ def test_metrics_venue_fill_refused_counts_its_rule_and_the_booked_fill(
     # The fill booked on both sides; the refused one counted once, not once per booking pass.
     assert delta(before, after, "qenergyz_trades_booked_total", status="booked") == 2
     assert delta(before, after, "qenergyz_pretrade_refusals_total", rule="kyc_valid") == 1
+
+
+def test_metrics_refused_amendment_counts_its_rules(
+    seeded,  # noqa: F811 - the fixture imported above
+    trader,
+    scrape,
+    django_capture_on_commit_callbacks,
+):
+    trade = trade_book(user=trader, terms=trade_terms()).trade
+    before = scrape()
+    with (
+        django_capture_on_commit_callbacks(execute=True),
+        pytest.raises(TradeBlocked) as blocked,
+    ):
+        trade_amend(user=trader, trade=trade, version=1, changes={"counterparty": "ALBION"})
+    after = scrape()
+
+    assert [r.rule for r in blocked.value.report.blocks] == ["kyc_valid", "credit_limit"]
+    assert delta(before, after, "qenergyz_pretrade_refusals_total", rule="kyc_valid") == 1
+    assert delta(before, after, "qenergyz_pretrade_refusals_total", rule="credit_limit") == 1
+    assert delta(before, after, "qenergyz_trades_booked_total", status="booked") == 0
 
 
 def _book_then_fail(trader) -> None:
