@@ -156,6 +156,11 @@ def test_request_page_shows_the_proposal_by_field_name(policy_request, admins):
         in response.text
     )
     assert 'name="_approve"' in response.text
+    listing = client.get(reverse("admin:compliance_changerequest_changelist"))
+    assert [(row.pk, row.status) for row in listing.context["cl"].result_list] == [
+        (policy_request.pk, "pending")
+    ]
+    assert "Desk four-eyes threshold: set" in listing.text
 
 
 def test_change_requests_are_append_only_but_for_one_decision_on_postgresql(
