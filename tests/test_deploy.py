@@ -163,12 +163,17 @@ def test_caddyfile_proxies_the_site_address_to_web(tmp_path: Path) -> None:
     assert result.stderr == ""  # caddy warns on stderr of anything it finds odd
     (server,) = json.loads(result.stdout)["apps"]["http"]["servers"].values()
     (route,) = server["routes"]
-    (proxy,) = route["handle"][0]["routes"][0]["handle"]
-    assert (server["listen"], route["match"], proxy) == (
+    metrics, everything_else = route["handle"][0]["routes"]
+    assert (server["listen"], route["match"], everything_else["handle"]) == (
         [":443"],
         [{"host": ["qz.example"]}],
-        {"handler": "reverse_proxy", "upstreams": [{"dial": "web:8000"}]},
+        [{"handler": "reverse_proxy", "upstreams": [{"dial": "web:8000"}]}],
     )
+    # Prometheus scrapes inside the network: the public site answers 404 for /metrics first.
+    assert metrics == {
+        "match": [{"path": ["/metrics"]}],
+        "handle": [{"handler": "static_response", "status_code": 404}],
+    }
 
 
 def _database_settings(**env: str) -> str:
