@@ -70,6 +70,8 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
     "home":                        (None,      (LOGIN,       200,         200,         200,         200,         200,         MFA_SETUP)),
     "healthz":                     (None,      (200,         200,         200,         200,         200,         200,         200)),
     "readyz":                      (None,      (200,         200,         200,         200,         200,         200,         200)),
+    # No METRICS_TOKEN in the test settings: no endpoint for anyone (tests/test_metrics.py has the token's cases).
+    "metrics":                     (None,      (404,         404,         404,         404,         404,         404,         404)),
     "set_language":                (None,      (405,         405,         405,         405,         405,         405,         405)),
     "accounts:login":              (None,      (200,         HOME,        HOME,        MFA_VERIFY,  HOME,        MFA_VERIFY,  MFA_SETUP)),
     "accounts:logout":             (None,      (200,         200,         200,         200,         200,         200,         200)),
