@@ -56,13 +56,19 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if self.counted_open:
             metrics.websocket_closed()
             self.counted_open = False
-        for group in self.groups_joined:
+        await self._leave_groups()
+
+    async def _leave_groups(self) -> None:
+        groups, self.groups_joined = self.groups_joined, []
+        for group in groups:
             await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         """Clients only listen; anything they send is ignored."""
 
     async def live_event(self, event: dict[str, Any]) -> None:
+        if not self.groups_joined:
+            return  # closed (live_close): nothing more reaches it
         template = event.get("template", "")
         if not template.startswith(LIVE_TEMPLATE_PREFIX):
             return  # live.publish_after_commit refuses these; never render a page template
@@ -71,6 +77,9 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=html)
 
     async def live_close(self, event: dict[str, Any]) -> None:
+        # Leave the groups first: until the browser answers the close, events already on their
+        # way would still be sent to a socket whose session has ended.
+        await self._leave_groups()
         await self.close(code=CLOSE_REVOKED)
 
     @database_sync_to_async
