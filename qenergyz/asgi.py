@@ -1,7 +1,8 @@
 """ASGI entry point: HTTP through Django, websockets through Channels.
 
-A websocket must come from one of ALLOWED_HOSTS (Origin checked) and carry a session; the
-consumers then apply the same access rules as the pages.
+A websocket must come from a page of this site (its Origin's scheme, host and port checked by
+qenergyz.websocket_origin) and carry a session; the consumers then apply the same access rules
+as the pages.
 """
 
 import os
@@ -13,15 +14,13 @@ django_asgi_app = get_asgi_application()  # before anything imports models
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
-from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from qenergyz.routing import websocket_urlpatterns  # noqa: E402
+from qenergyz.websocket_origin import SameOriginValidator  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
         "http": django_asgi_app,
-        "websocket": AllowedHostsOriginValidator(
-            AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
-        ),
+        "websocket": SameOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

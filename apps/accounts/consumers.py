@@ -26,7 +26,7 @@ CLOSE_REVOKED = 4401
 class NotificationConsumer(AsyncWebsocketConsumer):
     """A signed-in user's live channel: their own events and their desks' events.
 
-    The Origin is checked by qenergyz.asgi (AllowedHostsOriginValidator) before this runs. The
+    The Origin is checked by qenergyz.asgi (scheme, host and port) before this runs. The
     consumer only listens and forwards: it never writes to the database.
     """
 
