@@ -58,11 +58,25 @@ def role_groups_ensure() -> dict[str, Group]:
     with transaction.atomic():
         for role in Role.values:
             group, _created = Group.objects.get_or_create(name=role)
+            before = sorted(_dotted(group.permissions.select_related("content_type")))
             permissions = [_permission(dotted) for dotted in ROLE_PERMISSIONS.get(role, ())]
             # Exactly the map: a permission taken out of it (auth.change_group) is taken away.
             group.permissions.set(permissions)
+            after = sorted(set(ROLE_PERMISSIONS.get(role, ())))
+            if before != after:
+                # A role's permissions change only here (the admin shows groups read-only).
+                audit_append(
+                    actor=None,
+                    action="accounts.role_permissions_set",
+                    obj=group,
+                    payload={"role": role, "permissions": {"before": before, "after": after}},
+                )
             groups[role] = group
     return groups
+
+
+def _dotted(permissions: Iterable[Permission]) -> list[str]:
+    return [f"{perm.content_type.app_label}.{perm.codename}" for perm in permissions]
 
 
 def _permission(dotted: str) -> Permission:
@@ -268,6 +282,83 @@ def mfa_devices_remove(*, user: User, actor: User | None = None) -> int:
                 payload={"totp_devices": totp_ids, "backup_code_devices": backup_ids},
             )
     return removed
+
+
+# Fields of an authenticator-app device audited old -> new; its key never is (only whether it
+# changed), as it is the second factor itself.
+_DEVICE_FIELDS = ("user_id", "name", "confirmed", "step", "t0", "digits", "tolerance", "drift")
+
+
+def _device_state(device: TOTPDevice | None) -> dict[str, Any]:
+    if device is None:
+        return {}
+    return {field: getattr(device, field) for field in _DEVICE_FIELDS}
+
+
+def mfa_device_save(*, actor: User, device: TOTPDevice) -> TOTPDevice:
+    """Save an authenticator-app device from the admin, audited old -> new without its key."""
+    creating = device.pk is None
+    with transaction.atomic():
+        stored = None
+        if not creating:
+            stored = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+        before = _device_state(stored)
+        device.save()
+        after = _device_state(device)
+        changes = {
+            field: {"before": before.get(field), "after": value}
+            for field, value in after.items()
+            if creating or before[field] != value
+        }
+        key_changed = creating or (stored is not None and stored.key != device.key)
+        if changes or key_changed:
+            audit_append(
+                actor=actor,
+                action="accounts.mfa_device_created" if creating else "accounts.mfa_device_changed",
+                obj=device,
+                payload={"user": device.user_id, "changes": changes, "key_changed": key_changed},
+            )
+        if not creating:
+            # A changed second factor: its owner's sockets are judged again.
+            disconnect_user_after_commit(device.user_id)
+    return device
+
+
+def mfa_device_delete(*, actor: User, device: TOTPDevice) -> None:
+    """Delete an authenticator-app device from the admin, audited with what it was."""
+    with transaction.atomic():
+        stored = TOTPDevice.objects.select_for_update().get(pk=device.pk)
+        reference = (stored._meta.label_lower, stored.pk)
+        payload = {"user": stored.user_id, "before": _device_state(stored)}
+        stored.delete()
+        audit_append(
+            actor=actor, action="accounts.mfa_device_deleted", obj=reference, payload=payload
+        )
+        disconnect_user_after_commit(stored.user_id)
+
+
+def user_password_set(*, actor: User, user: User, password: str | None) -> User:
+    """Set (or, with None, disable) `user`'s password from the admin; audited with whether it
+    was usable before and after (never the hash), and the user's sockets closed."""
+    with transaction.atomic():
+        stored = User.objects.select_for_update().get(pk=user.pk)
+        usable_before = stored.has_usable_password()
+        if password is None:
+            stored.set_unusable_password()
+        else:
+            stored.set_password(password)
+        stored.save(update_fields=["password"])
+        audit_append(
+            actor=actor,
+            action="accounts.password_set",
+            obj=stored,
+            payload={
+                "username": stored.username,
+                "usable_password": {"before": usable_before, "after": stored.has_usable_password()},
+            },
+        )
+        disconnect_user_after_commit(stored.pk)
+    return stored
 
 
 # --- API tokens ----------------------------------------------------------------------------------

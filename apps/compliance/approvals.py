@@ -76,6 +76,11 @@ def _encode(value: Any) -> Any:
     return value
 
 
+# A user's password hash is never copied into a request or the audit trail, and a sign-in while
+# a request waits does not make it stale.
+_NOT_HELD = frozenset({"password", "last_login"})
+
+
 def _editable_fields(model: type[models.Model]) -> list[models.Field]:
     """Concrete editable fields but the key; a translated field only through its per-language
     columns (modeltranslation's plain name reads and writes the active language's)."""
@@ -86,6 +91,7 @@ def _editable_fields(model: type[models.Model]) -> list[models.Field]:
         for field in model._meta.concrete_fields
         if field.editable
         and not field.primary_key
+        and field.name not in _NOT_HELD
         and not all(f"{field.name}_{code}" in names for code in languages)
     ]
 
@@ -123,7 +129,12 @@ def _stored(kind: ChangeKind, object_id: str, *, lock: bool) -> models.Model | N
 
 
 def change_request_create(
-    *, actor: Any, kind: str, obj: models.Model, values: dict[str, Any] | None = None
+    *,
+    actor: Any,
+    kind: str,
+    obj: models.Model,
+    values: dict[str, Any] | None = None,
+    label: str = "",
 ) -> ChangeRequest:
     """Record `obj`'s proposed change for a second person's approval; nothing else is written.
 
@@ -148,7 +159,7 @@ def change_request_create(
             kind=change.key,
             target=change.model,
             object_id=object_id,
-            object_label=str(obj)[:200],
+            object_label=(label or str(obj))[:200],
             values=proposed,
             base=base,
             requested_by=actor,

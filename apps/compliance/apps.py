@@ -12,3 +12,7 @@ class ComplianceConfig(AppConfig):
         from apps.compliance.services import register_change_kinds
 
         register_change_kinds()
+        # And the administrator role and superuser grants (a superuser and a second one).
+        from apps.compliance import privilege
+
+        privilege.register_change_kinds()
