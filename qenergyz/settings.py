@@ -60,6 +60,9 @@ MIDDLEWARE = [
     "qenergyz.requestid.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise (static files keep their long cache); its response phase runs after
+    # every inner middleware's, so redirects and refusals get the headers too.
+    "qenergyz.caching.CacheHeadersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -243,6 +246,11 @@ REST_FRAMEWORK = {
         "qenergyz.parsers.LimitedJSONParser",
         "qenergyz.parsers.LimitedFormParser",
         "rest_framework.parsers.MultiPartParser",
+    ],
+    # JSON only; the browsable API (HTML forms over every endpoint) on a developer's machine.
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        *(["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
