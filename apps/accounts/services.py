@@ -16,7 +16,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.contrib.contenttypes.models import ContentType
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _
 from django_otp.models import Device
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
+from apps.accounts import privilege
 from apps.accounts.live import disconnect_user_after_commit, publish_after_commit, user_group
 from apps.accounts.models import (
     BACKUP_CODE_ALPHABET,
@@ -529,9 +530,18 @@ def user_save(
             before_desks = sorted(stored.desks.values_list("code", flat=True))
         if groups is not None:
             groups = list(groups)
-            # Compliance officers and administrators work in the admin; other roles never do
-            # (a superuser stays staff whatever their roles).
-            user.is_staff = user.is_superuser or any(g.name in STAFF_ROLES for g in groups)
+        if actor is not None and not actor.is_superuser:
+            # Behind the admin's own refusals: no one but a superuser raises anyone to the
+            # administrator role or superuser, or touches such an account.
+            held = None if creating else stored
+            if (held is not None and privilege.is_privileged(held)) or privilege.grants_proposed(
+                stored=held, is_superuser=user.is_superuser, groups=groups
+            ):
+                raise PermissionDenied(_("Only a superuser may change privileged access."))
+        # Compliance officers and administrators work in the admin; other roles never do (a
+        # superuser stays staff whatever their roles). Always derived, never set by hand.
+        role_names = [group.name for group in groups] if groups is not None else before_roles
+        user.is_staff = user.is_superuser or any(name in STAFF_ROLES for name in role_names)
         user.save()
         if groups is not None:
             user.groups.set(groups)

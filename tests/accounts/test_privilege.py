@@ -8,13 +8,14 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth.models import Group, Permission
+from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.models import ROLE_PERMISSIONS, Role, User
-from apps.accounts.services import role_groups_ensure
+from apps.accounts.services import role_groups_ensure, user_save
 from apps.compliance.audit import audit_verify
 from apps.compliance.models import AuditEntry, ChangeRequest, PreTradeRule
 from apps.compliance.privilege import ROLE_GRANT, SUPERUSER_GRANT
@@ -200,6 +201,30 @@ def test_privilege_administrator_cannot_set_staff_superuser_or_per_user_permissi
     assert (trader.is_staff, trader.is_superuser) == (False, False)
     assert trader.user_permissions.count() == 0
     assert not ChangeRequest.objects.exists()
+
+
+def test_privilege_user_save_refuses_a_non_superusers_grant_or_change_of_a_privileged_user(
+    plain_admin, trader, root
+):
+    with pytest.raises(PermissionDenied):
+        user_save(actor=plain_admin, user=trader, groups=[_group(Role.ADMINISTRATOR)])
+    trader.is_superuser = True
+    with pytest.raises(PermissionDenied):
+        user_save(actor=plain_admin, user=trader)
+    root.first_name = "Mallory"
+    with pytest.raises(PermissionDenied):
+        user_save(actor=plain_admin, user=root)
+    trader.refresh_from_db()
+    root.refresh_from_db()
+    assert (_roles(trader), trader.is_superuser, root.first_name) == (["trader"], False, "")
+    assert not AuditEntry.objects.exclude(action="accounts.login").exists()
+
+
+def test_privilege_staff_follows_the_roles_whatever_the_caller_sets(trader):
+    trader.is_staff = True
+    user_save(actor=None, user=trader)
+    trader.refresh_from_db()
+    assert trader.is_staff is False
 
 
 def test_privilege_administrator_gives_ordinary_roles_and_desks_audited(
