@@ -5,7 +5,6 @@ from rest_framework import status
 from rest_framework.authentication import SessionAuthentication
 from rest_framework.exceptions import ValidationError
 from rest_framework.generics import ListAPIView
-from rest_framework.pagination import CursorPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,6 +17,7 @@ from apps.accounts.serializers import (
     ApiTokenSerializer,
     MeSerializer,
 )
+from qenergyz.pagination import SafeCursorPagination
 
 
 class MeView(APIView):
@@ -28,7 +28,7 @@ class MeView(APIView):
         return Response(MeSerializer(request.user).data)
 
 
-class ApiTokenPagination(CursorPagination):
+class ApiTokenPagination(SafeCursorPagination):
     ordering = "-id"  # ids only grow: newest first, stable under inserts
 
 

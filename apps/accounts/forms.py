@@ -3,11 +3,12 @@ from typing import Any
 from django import forms
 from django.conf import settings
 from django.contrib.admin.widgets import FilteredSelectMultiple
-from django.contrib.auth.forms import UserChangeForm
-from django.core.validators import RegexValidator
+from django.contrib.auth.forms import AuthenticationForm, UserChangeForm
+from django.core.validators import MaxLengthValidator, RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Desk, User, normalise_backup_code
+from qenergyz.validators import validate_text
 
 
 def _language_choices() -> list[tuple[str, Any]]:
@@ -84,3 +85,15 @@ class DeskAdminForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["members"].initial = list(self.instance.members.all())
+
+
+class LoginForm(AuthenticationForm):
+    """Django's sign-in form, with the username's length and text checked as a field: Django
+    only sets the length on the widget, so a 10,000-character name reached authenticate() and
+    the lockout layer's 255-character column (a database error). The password is not checked
+    for control characters: it is compared, never shown."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["username"]
+        field.validators.extend([MaxLengthValidator(field.max_length), validate_text])

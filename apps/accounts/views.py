@@ -19,7 +19,7 @@ from django_otp import login as otp_login
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts import services
-from apps.accounts.forms import ApiTokenForm, MFAVerifyForm, TOTPConfirmForm
+from apps.accounts.forms import ApiTokenForm, LoginForm, MFAVerifyForm, TOTPConfirmForm
 from apps.accounts.mfa import (
     safe_next,
     second_factor_redirect,
@@ -74,6 +74,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
 # --- Accounts: sign-in, second factor, API tokens (the accounts work) ---------------------------
 class LoginPage(LoginView):
     template_name = "accounts/login.html"
+    form_class = LoginForm
     redirect_authenticated_user = True
 
     def get_context_data(self, **kwargs: Any) -> dict[str, Any]:

@@ -17,7 +17,6 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -49,6 +48,7 @@ from apps.risk.serializers import (
     field_errors,
 )
 from apps.trading.models import Book, Market, Unit
+from qenergyz.pagination import SafeCursorPagination
 
 RESULT_SECTIONS = ("figures", "stress", "credit", "backtests", "checks")
 ERRORS = {
@@ -81,11 +81,11 @@ def _answer(call: Callable[[], Response]) -> Response:
         return Response({"detail": detail}, status=status.HTTP_403_FORBIDDEN)
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(SafeCursorPagination):
     ordering = "-id"  # ids only grow: a stable cursor under inserts
 
 
-class ResultRows(CursorPagination):
+class ResultRows(SafeCursorPagination):
     """A run's result rows in the order they were stored; one cursor per section."""
 
     ordering = "id"

@@ -13,6 +13,7 @@ from apps.accounts.permissions import desks_for_user
 from apps.risk.models import LimitKind, Method
 from apps.risk.parameters import FULL, MAX_HORIZON_DAYS
 from apps.trading.models import Book, Market, Unit
+from qenergyz.validators import PlainTextFormMixin
 
 FIRM = "firm"
 RUN_PARAMETERS = (
@@ -42,7 +43,7 @@ def apply_errors(form: forms.Form, error: ValidationError) -> None:
         form.add_error(None, error.messages)
 
 
-class ScopeForm(forms.Form):
+class ScopeForm(PlainTextFormMixin, forms.Form):
     """The dashboard's scope: one of the user's desks, or the firm (risk managers)."""
 
     desk = forms.ChoiceField(label=pgettext_lazy("trading desk", "Desk"), required=False)
@@ -83,7 +84,7 @@ class ScopeForm(forms.Form):
         return 1
 
 
-class RunForm(forms.Form):
+class RunForm(PlainTextFormMixin, forms.Form):
     desk = forms.ChoiceField(label=pgettext_lazy("trading desk", "Desk"), required=False)
     business_date = forms.DateField(label=_("Day"), required=False)
     methods = forms.MultipleChoiceField(
@@ -152,7 +153,7 @@ class RunForm(forms.Form):
         return next((d for d in self.desks if d.code == code), None)
 
 
-class LimitForm(forms.Form):
+class LimitForm(PlainTextFormMixin, forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=LimitKind.choices)
     desk = forms.ModelChoiceField(
         label=pgettext_lazy("trading desk", "Desk"), queryset=Desk.objects.none()
@@ -192,7 +193,7 @@ class LimitForm(forms.Form):
         self.fields["book"].queryset = Book.objects.filter(desk__in=desks).order_by("code")
 
 
-class LimitChangeForm(forms.Form):
+class LimitChangeForm(PlainTextFormMixin, forms.Form):
     amount = forms.CharField(label=_("Amount"))
     warning_level = forms.CharField(label=_("Warning level"), initial="0.8", required=False)
     effective_from = forms.DateTimeField(label=_("Effective from"), required=False)
@@ -202,5 +203,5 @@ class LimitChangeForm(forms.Form):
     reason = forms.CharField(label=_("Reason"), max_length=500, required=False)
 
 
-class NoteForm(forms.Form):
+class NoteForm(PlainTextFormMixin, forms.Form):
     note = forms.CharField(label=_("Note"), max_length=500, required=False)

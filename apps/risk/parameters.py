@@ -9,6 +9,8 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
+from qenergyz.validators import is_decimal_text, parse_decimal
+
 METHODS = ("historical", "parametric", "monte_carlo")
 COVARIANCES = ("sample", "ewma", "given")
 DISTRIBUTIONS = ("normal", "student_t")
@@ -74,7 +76,8 @@ def _number(value: Any, name: str, errors: dict[str, list[str]]) -> float | None
         errors.setdefault(name, []).append(_("Enter a number."))
         return None
     try:
-        number = float(value)
+        # Plain digits only (float() reads "１０" and "1_000" too).
+        number = float(parse_decimal(value) if isinstance(value, str) else value)
     except (TypeError, ValueError):
         errors.setdefault(name, []).append(_("Enter a number."))
         return None
@@ -89,7 +92,10 @@ def _whole(value: Any, name: str, low: int, high: int, errors: dict[str, list[st
         errors.setdefault(name, []).append(_("Enter a whole number."))
         return None
     try:
-        number = int(str(value).strip())
+        text = str(value).strip()
+        if not (is_decimal_text(text) and "." not in text):
+            raise ValueError(text)
+        number = int(text)
     except ValueError:
         errors.setdefault(name, []).append(_("Enter a whole number."))
         return None

@@ -20,13 +20,19 @@ from apps.risk.models import (
     StressOutcome,
     StressScenario,
 )
+from qenergyz.validators import (
+    PlainCharField,
+    SaneDateField,
+    SaneDateTimeField,
+    StrictModelSerializer,
+)
 
 
 class RunRequestSerializer(serializers.Serializer):
-    desk = serializers.CharField(
+    desk = PlainCharField(
         required=False, allow_null=True, allow_blank=True, help_text="A desk code; empty: all."
     )
-    business_date = serializers.DateField(required=False, allow_null=True)
+    business_date = SaneDateField(required=False, allow_null=True)
     parameters = serializers.DictField(
         required=False,
         help_text=(
@@ -37,7 +43,7 @@ class RunRequestSerializer(serializers.Serializer):
     )
 
 
-class RunSerializer(serializers.ModelSerializer):
+class RunSerializer(StrictModelSerializer):
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
     started_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     error = serializers.SerializerMethodField()
@@ -75,7 +81,7 @@ class RunSerializer(serializers.ModelSerializer):
         return describe_problems(run.problems)
 
 
-class FigureSerializer(serializers.ModelSerializer):
+class FigureSerializer(StrictModelSerializer):
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
@@ -95,16 +101,16 @@ class FigureSerializer(serializers.ModelSerializer):
         ]
 
 
-class StressSerializer(serializers.ModelSerializer):
+class StressSerializer(StrictModelSerializer):
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    scenario = serializers.CharField(source="scenario.name", read_only=True)
+    scenario = PlainCharField(source="scenario.name", read_only=True)
 
     class Meta:
         model = StressOutcome
         fields = ["desk", "scenario", "label", "group", "pnl", "error"]
 
 
-class CreditSerializer(serializers.ModelSerializer):
+class CreditSerializer(StrictModelSerializer):
     counterparty = serializers.SlugRelatedField(slug_field="short_code", read_only=True)
     legal_entity = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
@@ -129,7 +135,7 @@ class CreditSerializer(serializers.ModelSerializer):
         ]
 
 
-class BacktestSerializer(serializers.ModelSerializer):
+class BacktestSerializer(StrictModelSerializer):
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
     book = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
@@ -154,7 +160,7 @@ class BacktestSerializer(serializers.ModelSerializer):
         ]
 
 
-class CheckSerializer(serializers.ModelSerializer):
+class CheckSerializer(StrictModelSerializer):
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
@@ -187,7 +193,7 @@ class ResultsSerializer(serializers.Serializer):
     checks = _results_page(CheckSerializer, "CheckPage")
 
 
-class LimitVersionSerializer(serializers.ModelSerializer):
+class LimitVersionSerializer(StrictModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
 
@@ -211,9 +217,9 @@ class LimitVersionSerializer(serializers.ModelSerializer):
         ]
 
 
-class LimitSerializer(serializers.ModelSerializer):
+class LimitSerializer(StrictModelSerializer):
     # The kinds' enum is documented once, on the input (one enum per name in the schema).
-    kind = serializers.CharField(read_only=True, help_text="var, volume or stop_loss")
+    kind = PlainCharField(read_only=True, help_text="var, volume or stop_loss")
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
     book = serializers.SlugRelatedField(slug_field="code", read_only=True)
     market = serializers.SlugRelatedField(slug_field="code", read_only=True)
@@ -248,37 +254,37 @@ class LimitSerializer(serializers.ModelSerializer):
 
 class LimitCreateSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=LimitKind.choices)
-    desk = serializers.CharField(help_text="A desk code.")
-    book = serializers.CharField(required=False, allow_blank=True, default="")
-    market = serializers.CharField(required=False, allow_blank=True, default="")
-    period_code = serializers.CharField(required=False, allow_blank=True, default="")
-    unit = serializers.CharField(required=False, allow_blank=True, default="")
+    desk = PlainCharField(help_text="A desk code.")
+    book = PlainCharField(required=False, allow_blank=True, default="")
+    market = PlainCharField(required=False, allow_blank=True, default="")
+    period_code = PlainCharField(required=False, allow_blank=True, default="")
+    unit = PlainCharField(required=False, allow_blank=True, default="")
     method = serializers.ChoiceField(
         choices=[("", ""), *Method.choices], required=False, allow_blank=True, default=""
     )
-    confidence = serializers.CharField(required=False, allow_null=True, default=None)
-    amount = serializers.CharField()
-    warning_level = serializers.CharField(required=False, allow_null=True, default=None)
-    effective_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    confidence = PlainCharField(required=False, allow_null=True, default=None)
+    amount = PlainCharField()
+    warning_level = PlainCharField(required=False, allow_null=True, default=None)
+    effective_from = SaneDateTimeField(required=False, allow_null=True, default=None)
+    reason = PlainCharField(required=False, allow_blank=True, default="", max_length=500)
 
 
 class LimitVersionCreateSerializer(serializers.Serializer):
-    amount = serializers.CharField()
-    warning_level = serializers.CharField(required=False, allow_null=True, default=None)
-    effective_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    amount = PlainCharField()
+    warning_level = PlainCharField(required=False, allow_null=True, default=None)
+    effective_from = SaneDateTimeField(required=False, allow_null=True, default=None)
     active = serializers.BooleanField(required=False, default=True)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    reason = PlainCharField(required=False, allow_blank=True, default="", max_length=500)
 
 
 class NoteSerializer(serializers.Serializer):
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=500)
+    note = PlainCharField(required=False, allow_blank=True, default="", max_length=500)
 
 
-class AlertSerializer(serializers.ModelSerializer):
+class AlertSerializer(StrictModelSerializer):
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
     acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    kind = serializers.CharField(source="limit.kind", read_only=True)
+    kind = PlainCharField(source="limit.kind", read_only=True)
 
     class Meta:
         model = Alert
@@ -299,7 +305,7 @@ class AlertSerializer(serializers.ModelSerializer):
         ]
 
 
-class ScenarioSerializer(serializers.ModelSerializer):
+class ScenarioSerializer(StrictModelSerializer):
     class Meta:
         model = StressScenario
         fields = ["id", "name", "kind", "description", "start_date", "end_date", "shocks", "active"]

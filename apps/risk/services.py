@@ -64,6 +64,7 @@ from apps.trading.models import Book, Market, Unit
 from apps.trading.periods import PeriodError, parse_period
 from apps.trading.pnl import end_of_day
 from qenergyz import metrics
+from qenergyz.validators import parse_decimal
 
 logger = logging.getLogger(__name__)
 
@@ -669,7 +670,7 @@ def alert_acknowledge(*, user: User, alert: Alert, note: str = "") -> Alert:
 
 def _amount(value: Any, name: str, errors: dict[str, list[str]]) -> Decimal | None:
     try:
-        amount = Decimal(str(value))
+        amount = parse_decimal(value)  # plain digits only: not "１０" or "1_000"
     except (InvalidOperation, TypeError, ValueError):
         errors.setdefault(name, []).append(_("Enter a number."))
         return None
@@ -686,7 +687,7 @@ def _warning(value: Any, errors: dict[str, list[str]]) -> Decimal | None:
     if value in (None, ""):
         return Decimal("0.8")
     try:
-        level = Decimal(str(value))
+        level = parse_decimal(value)
     except (InvalidOperation, TypeError, ValueError):
         errors.setdefault("warning_level", []).append(_("Enter a number."))
         return None
@@ -727,7 +728,7 @@ def limit_propose(
         if method not in ("historical", "parametric", "monte_carlo"):
             errors["method"] = [_("Choose the VaR method the limit applies to.")]
         try:
-            conf = Decimal(str(confidence))
+            conf = parse_decimal(confidence)
             if not conf.is_finite() or not 0 < conf < 1:
                 raise InvalidOperation
         except (InvalidOperation, TypeError, ValueError):

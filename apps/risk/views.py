@@ -87,7 +87,7 @@ def runs(request: HttpRequest) -> HttpResponse:
     """Recent runs, newest first, by keyset (`?before=<id>`)."""
     rows = selectors.runs_for_user(request.user).order_by("-id")
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if before.isascii() and before.isdigit():
         rows = rows.filter(pk__lt=int(before))
     page = list(rows[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE
@@ -364,7 +364,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
     if request.GET.get("open") == "1":
         rows = rows.filter(acknowledged_at__isnull=True)
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if before.isascii() and before.isdigit():
         rows = rows.filter(pk__lt=int(before))
     page: list[Alert] = list(rows[: PAGE_SIZE + 1])
     more = len(page) > PAGE_SIZE

@@ -5,7 +5,6 @@ from typing import Any
 from django.utils.translation import gettext_lazy as _
 from django_filters import rest_framework as filters
 from rest_framework import generics
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
 
 from apps.accounts.models import Role
@@ -13,6 +12,7 @@ from apps.accounts.permissions import has_role
 from apps.trading import selectors
 from apps.trading.models import Counterparty, KycStatus, Sector
 from apps.trading.serializers import CounterpartySerializer, MarketSerializer
+from qenergyz.pagination import SafeCursorPagination
 
 # Who reads trading data through the API. Field operators and administrators do not.
 TRADING_READ_ROLES = (Role.TRADER, Role.RISK_MANAGER, Role.COMPLIANCE_OFFICER)
@@ -28,12 +28,12 @@ class HasTradingRole(BasePermission):
         return bool(user and user.is_authenticated and has_role(user, *TRADING_READ_ROLES))
 
 
-class CodeCursorPagination(CursorPagination):
+class CodeCursorPagination(SafeCursorPagination):
     # Codes are unique and, for reference data, stable: a fine cursor and a readable order.
     ordering = "short_code"
 
 
-class MarketCursorPagination(CursorPagination):
+class MarketCursorPagination(SafeCursorPagination):
     ordering = "code"
 
 

@@ -31,13 +31,14 @@ from apps.trading.models import (
 from apps.trading.selectors import BlotterFilters
 from apps.trading.serializers import TradeTermsInputSerializer
 from apps.trading.services import CENT, TradeTerms, plain_amount
+from qenergyz.validators import PlainTextFormMixin
 
 
 def _blank(label: Any) -> list[tuple[str, Any]]:
     return [("", label)]
 
 
-class BlotterFilterForm(forms.Form):
+class BlotterFilterForm(PlainTextFormMixin, forms.Form):
     """The blotter's query string: keyset position and filters (choices from the user's desks)."""
 
     before = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
@@ -88,7 +89,7 @@ class _DateInput(forms.DateInput):
     input_type = "date"
 
 
-class TradeForm(forms.Form):
+class TradeForm(PlainTextFormMixin, forms.Form):
     """Deal capture. `deal_type` decides which of the deal-type fields are shown and sent."""
 
     deal_type = forms.ChoiceField(label=_("Deal type"), choices=DealType.choices)
@@ -273,7 +274,7 @@ ACTION_REASONS: dict[str, tuple[Any, bool]] = {
 }
 
 
-class TradeActionForm(forms.Form):
+class TradeActionForm(PlainTextFormMixin, forms.Form):
     """Cancel, approve or reject a trade at the version shown on its page."""
 
     version = _version_field()

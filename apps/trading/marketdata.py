@@ -11,7 +11,7 @@ import io
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from apps.trading.models import (
     Market,
 )
 from apps.trading.periods import Period, PeriodError, PeriodKind, parse_period
+from qenergyz.validators import parse_decimal
 
 # An upload is a day's curve or a batch of FX fixings, not a data dump: past this it is refused
 # before any line is parsed, so a huge file costs no more than reading it.
@@ -376,8 +377,8 @@ def _decimal(
 ) -> tuple[Decimal | None, str | None]:
     """A Decimal that fits the column (and is positive, unless `positive` is off), or why not."""
     try:
-        value = Decimal(text)
-    except InvalidOperation:
+        value = parse_decimal(text)  # plain digits only: not "１０" or "1_000"
+    except ValueError:
         return None, _("%(value)r is not a number.") % {"value": text}
     if not value.is_finite():
         return None, _("%(value)r is not a number.") % {"value": text}

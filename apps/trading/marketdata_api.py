@@ -13,7 +13,6 @@ from django.utils.translation import pgettext_lazy
 from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import BaseParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -23,7 +22,9 @@ from apps.accounts.idempotency import idempotent
 from apps.trading import marketdata
 from apps.trading.api import HasTradingRole
 from apps.trading.models import CurvePoint, CurveSnapshot, FxRate, Market
+from qenergyz.pagination import SafeCursorPagination
 from qenergyz.parsers import LimitedFormParser
+from qenergyz.validators import PlainCharField, PlainSlugRelatedField, SaneDateField
 
 UPLOAD_PERMISSION = "trading.add_curvesnapshot"
 
@@ -89,15 +90,15 @@ class CurveSnapshotDetailSerializer(CurveSnapshotSerializer):
 
 
 class CurveUploadSerializer(serializers.Serializer):
-    market = serializers.SlugRelatedField(
+    market = PlainSlugRelatedField(
         slug_field="code", queryset=Market.objects.all(), label=_("market")
     )
-    pricing_date = serializers.DateField(label=pgettext_lazy("market data", "pricing date"))
+    pricing_date = SaneDateField(label=pgettext_lazy("market data", "pricing date"))
     file = serializers.FileField(required=False, label=_("CSV file"))
-    source = serializers.CharField(
+    source = PlainCharField(
         required=False, allow_blank=True, max_length=200, default="", label=_("source")
     )
-    notes = serializers.CharField(
+    notes = PlainCharField(
         required=False, allow_blank=True, max_length=2000, default="", label=_("notes")
     )
 
@@ -116,14 +117,14 @@ class FxRateSerializer(serializers.ModelSerializer):
 # --- Views --------------------------------------------------------------------------------------
 
 
-class PricingDateCursorPagination(CursorPagination):
+class PricingDateCursorPagination(SafeCursorPagination):
     # Newest pricing date first; the id breaks ties between markets and revisions of a date.
     ordering = ("-pricing_date", "-id")
     page_size_query_param = "page_size"
     max_page_size = 500
 
 
-class DateCursorPagination(CursorPagination):
+class DateCursorPagination(SafeCursorPagination):
     ordering = ("-date", "-id")
     page_size_query_param = "page_size"
     max_page_size = 500

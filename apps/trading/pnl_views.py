@@ -27,6 +27,7 @@ from apps.trading.curve_status import curve_status
 from apps.trading.models import BookPnl
 from apps.trading.pnl import describe_missing
 from apps.trading.tasks import pnl_close_day
+from qenergyz.validators import PlainTextFormMixin
 
 VIEW_ROLES = (Role.TRADER, Role.RISK_MANAGER)
 
@@ -41,7 +42,7 @@ EXPLAIN_LINES = [
 ]
 
 
-class DayForm(forms.Form):
+class DayForm(PlainTextFormMixin, forms.Form):
     """The day (default today, UTC) and, optionally, one of the user's books."""
 
     date = forms.DateField(label=gettext_lazy("Day"), required=False)

@@ -21,9 +21,19 @@ from apps.trading.models import (
     Trade,
     TradeVersion,
 )
+from qenergyz.validators import (
+    PlainCharField,
+    SaneDateField,
+    SaneDateTimeField,
+    StrictDecimalField,
+    StrictModelSerializer,
+    date_in_range,
+    text_is_plain,
+    validate_date,
+)
 
 
-class MasterAgreementSerializer(serializers.ModelSerializer):
+class MasterAgreementSerializer(StrictModelSerializer):
     legal_entity = serializers.SlugRelatedField(slug_field="code", read_only=True)
 
     class Meta:
@@ -65,17 +75,17 @@ class PeakSerializer(serializers.Serializer):
     weekdays = serializers.ListField(child=serializers.IntegerField(), source="peak_weekdays")
     start_hour = serializers.IntegerField(source="peak_start_hour")
     end_hour = serializers.IntegerField(source="peak_end_hour")
-    holiday_calendar = serializers.CharField(
+    holiday_calendar = PlainCharField(
         source="peak_holiday_calendar.code", read_only=True, allow_null=True
     )
 
 
-class MarketSerializer(serializers.ModelSerializer):
+class MarketSerializer(StrictModelSerializer):
     # `name` is in the request's language (django-modeltranslation), English when untranslated.
     commodity = serializers.SlugRelatedField(slug_field="code", read_only=True)
     quotation_unit = serializers.SlugRelatedField(slug_field="code", read_only=True)
     holiday_calendar = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    price_unit = serializers.CharField(source="price_unit_label", read_only=True)
+    price_unit = PlainCharField(source="price_unit_label", read_only=True)
     peak = serializers.SerializerMethodField()
 
     class Meta:
@@ -111,47 +121,45 @@ class TradeTermsInputSerializer(serializers.Serializer):
     """The terms of a trade as a client sends them; references by code. Shapes and types are
     checked here, meaning (references, currency, period, deal-type rules) by the service."""
 
-    book = serializers.CharField(max_length=32)
-    counterparty = serializers.CharField(max_length=16)
+    book = PlainCharField(max_length=32)
+    counterparty = PlainCharField(max_length=16)
     deal_type = serializers.ChoiceField(choices=DealType.choices)
     side = serializers.ChoiceField(choices=Side.choices)
-    market = serializers.CharField(max_length=32)
-    period = serializers.CharField(
+    market = PlainCharField(max_length=32)
+    period = PlainCharField(
         max_length=16,
         required=False,
         allow_blank=True,
         default="",
         help_text=_("A period code: 2026-03, 2026-Q2, 2026-W13, SUM-2026, CAL-2027."),
     )
-    delivery_start = serializers.DateField(required=False, allow_null=True, default=None)
-    delivery_end = serializers.DateField(
+    delivery_start = SaneDateField(required=False, allow_null=True, default=None)
+    delivery_end = SaneDateField(
         required=False, allow_null=True, default=None, help_text=_("Exclusive.")
     )
     profile = serializers.ChoiceField(
         choices=DeliveryProfile.choices, required=False, default=DeliveryProfile.BASE
     )
-    quantity = serializers.DecimalField(
+    quantity = StrictDecimalField(
         max_digits=18,
         decimal_places=6,
         help_text=_("Per delivery hour (MW) for power, per day for other commodities."),
     )
-    unit = serializers.CharField(max_length=16, required=False, allow_blank=True, default="")
-    price = serializers.DecimalField(max_digits=20, decimal_places=6)
-    currency = serializers.CharField(max_length=3)
-    index_market = serializers.CharField(
-        max_length=32, required=False, allow_blank=True, default=""
-    )
+    unit = PlainCharField(max_length=16, required=False, allow_blank=True, default="")
+    price = StrictDecimalField(max_digits=20, decimal_places=6)
+    currency = PlainCharField(max_length=3)
+    index_market = PlainCharField(max_length=32, required=False, allow_blank=True, default="")
     option_type = serializers.ChoiceField(
         choices=OptionKind.choices, required=False, allow_blank=True, default=""
     )
-    strike = serializers.DecimalField(
+    strike = StrictDecimalField(
         max_digits=20, decimal_places=6, required=False, allow_null=True, default=None
     )
-    expiry_date = serializers.DateField(required=False, allow_null=True, default=None)
-    trade_date = serializers.DateField(
+    expiry_date = SaneDateField(required=False, allow_null=True, default=None)
+    trade_date = SaneDateField(
         required=False, allow_null=True, default=None, help_text=_("Default: today (UTC).")
     )
-    executed_at = serializers.DateTimeField(
+    executed_at = SaneDateTimeField(
         required=False, allow_null=True, default=None, help_text=_("Default: now.")
     )
 
@@ -194,7 +202,7 @@ class PlainTermsReader:
         return values
 
     def _text(self, field: serializers.CharField, raw: Any) -> Any:
-        if type(raw) is not str or not raw.isascii() or "\x00" in raw:
+        if type(raw) is not str or not raw.isascii() or not text_is_plain(raw):
             return _NOT_PLAIN
         value = raw.strip()
         if not value:
@@ -225,7 +233,7 @@ class PlainTermsReader:
             value = parse_date(raw)
         except ValueError:
             return _NOT_PLAIN
-        return _NOT_PLAIN if value is None else value
+        return _NOT_PLAIN if value is None or not date_in_range(value) else value
 
     def _datetime(self, field: serializers.DateTimeField, raw: Any) -> Any:
         if type(raw) is not str or self.time_zone is None:
@@ -234,6 +242,8 @@ class PlainTermsReader:
             value = parse_datetime(raw)
             if value is None or value.tzinfo is None or value.utcoffset() is None:
                 return _NOT_PLAIN
+            if not date_in_range(value):
+                return _NOT_PLAIN
             return value.astimezone(self.time_zone)
         except (ValueError, OverflowError):
             return _NOT_PLAIN
@@ -241,11 +251,11 @@ class PlainTermsReader:
 
 _NOT_PLAIN = object()
 _PLAIN_READERS: dict[type, Callable[..., Any]] = {
-    serializers.CharField: PlainTermsReader._text,
+    PlainCharField: PlainTermsReader._text,
     serializers.ChoiceField: PlainTermsReader._choice,
-    serializers.DecimalField: PlainTermsReader._decimal,
-    serializers.DateField: PlainTermsReader._date,
-    serializers.DateTimeField: PlainTermsReader._datetime,
+    StrictDecimalField: PlainTermsReader._decimal,
+    SaneDateField: PlainTermsReader._date,
+    SaneDateTimeField: PlainTermsReader._datetime,
 }
 
 
@@ -253,20 +263,20 @@ class TradeAmendInputSerializer(TradeTermsInputSerializer):
     """The version being amended and the terms that change (the others are kept)."""
 
     version = serializers.IntegerField(min_value=1)
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = PlainCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class TradeActionInputSerializer(serializers.Serializer):
     version = serializers.IntegerField(
         min_value=1, help_text=_("The trade's current version, as the client last read it.")
     )
-    reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
+    reason = PlainCharField(max_length=500, required=False, allow_blank=True, default="")
 
 
 class RuleResultSerializer(serializers.Serializer):
-    rule = serializers.CharField()
-    outcome = serializers.CharField()
-    reason = serializers.CharField(help_text=_("In the request's language."))
+    rule = PlainCharField()
+    outcome = PlainCharField()
+    reason = PlainCharField(help_text=_("In the request's language."))
 
 
 def rule_results(results: list[dict]) -> list[dict]:
@@ -281,13 +291,13 @@ def rule_results(results: list[dict]) -> list[dict]:
     ]
 
 
-class TradeVersionSerializer(serializers.ModelSerializer):
-    counterparty = serializers.CharField(source="counterparty.short_code")
-    market = serializers.CharField(source="market.code")
-    index_market = serializers.CharField(source="index_market.code", allow_null=True)
-    unit = serializers.CharField(source="unit.code")
-    created_by = serializers.CharField(source="created_by.username")
-    trader = serializers.CharField(source="trader.username")
+class TradeVersionSerializer(StrictModelSerializer):
+    counterparty = PlainCharField(source="counterparty.short_code")
+    market = PlainCharField(source="market.code")
+    index_market = PlainCharField(source="index_market.code", allow_null=True)
+    unit = PlainCharField(source="unit.code")
+    created_by = PlainCharField(source="created_by.username")
+    trader = PlainCharField(source="trader.username")
     pretrade_results = serializers.SerializerMethodField()
 
     class Meta:
@@ -328,12 +338,12 @@ class TradeVersionSerializer(serializers.ModelSerializer):
         return rule_results(version.pretrade_results)
 
 
-class TradeSerializer(serializers.ModelSerializer):
+class TradeSerializer(StrictModelSerializer):
     """A trade with its current terms (`terms`); the detail adds every version."""
 
-    book = serializers.CharField(source="book.code")
-    desk = serializers.CharField(source="desk.code")
-    created_by = serializers.CharField(source="created_by.username")
+    book = PlainCharField(source="book.code")
+    desk = PlainCharField(source="desk.code")
+    created_by = PlainCharField(source="created_by.username")
     terms = serializers.SerializerMethodField()
 
     class Meta:
@@ -370,20 +380,20 @@ class TradeDetailSerializer(TradeSerializer):
 
 class BulkTradeSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    trade_ref = serializers.CharField()
-    status = serializers.CharField()
+    trade_ref = PlainCharField()
+    status = PlainCharField()
     current_version = serializers.IntegerField()
-    total_quantity = serializers.DecimalField(max_digits=24, decimal_places=6)
-    unit = serializers.CharField()
-    notional = serializers.DecimalField(max_digits=22, decimal_places=2, allow_null=True)
-    currency = serializers.CharField()
+    total_quantity = StrictDecimalField(max_digits=24, decimal_places=6)
+    unit = PlainCharField()
+    notional = StrictDecimalField(max_digits=22, decimal_places=2, allow_null=True)
+    currency = PlainCharField()
 
 
 class BulkItemResultSerializer(serializers.Serializer):
     index = serializers.IntegerField()
-    status = serializers.CharField(help_text=_("booked, pending_approval, blocked or invalid."))
+    status = PlainCharField(help_text=_("booked, pending_approval, blocked or invalid."))
     trade = BulkTradeSerializer(allow_null=True)
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()))
+    errors = serializers.DictField(child=serializers.ListField(child=PlainCharField()))
     checks = RuleResultSerializer(many=True)
 
 
@@ -393,15 +403,15 @@ class BulkResultSerializer(serializers.Serializer):
 
 
 class BlockedSerializer(serializers.Serializer):
-    detail = serializers.CharField()
-    code = serializers.CharField()
+    detail = PlainCharField()
+    code = PlainCharField()
     checks = RuleResultSerializer(many=True)
 
 
-class PositionSerializer(serializers.ModelSerializer):
-    book = serializers.CharField(source="book.code")
-    market = serializers.CharField(source="market.code")
-    unit = serializers.CharField(source="unit.code")
+class PositionSerializer(StrictModelSerializer):
+    book = PlainCharField(source="book.code")
+    market = PlainCharField(source="market.code")
+    unit = PlainCharField(source="unit.code")
     month = serializers.SerializerMethodField()
 
     class Meta:
@@ -416,7 +426,7 @@ class PositionSerializer(serializers.ModelSerializer):
 
 
 class ValuationDayInputSerializer(serializers.Serializer):
-    date = serializers.DateField(required=False, help_text=_("The pricing date; today by default."))
+    date = SaneDateField(required=False, help_text=_("The pricing date; today by default."))
 
     def validate_date(self, value: datetime.date) -> datetime.date:
         if value > timezone.now().date():
@@ -425,85 +435,89 @@ class ValuationDayInputSerializer(serializers.Serializer):
 
 
 class MissingSerializer(serializers.Serializer):
-    kind = serializers.CharField()
-    what = serializers.CharField()
-    message = serializers.CharField()
+    kind = PlainCharField()
+    what = PlainCharField()
+    message = PlainCharField()
 
 
 class TradeValuationSerializer(serializers.Serializer):
-    trade = serializers.CharField()
+    trade = PlainCharField()
     version = serializers.IntegerField()
-    date = serializers.DateField()
-    currency = serializers.CharField()
-    mtm = serializers.DecimalField(max_digits=22, decimal_places=2)
-    realised = serializers.DecimalField(max_digits=22, decimal_places=2)
-    unrealised = serializers.DecimalField(max_digits=22, decimal_places=2)
-    delta = serializers.DecimalField(
+    date = SaneDateField()
+    currency = PlainCharField()
+    mtm = StrictDecimalField(max_digits=22, decimal_places=2)
+    realised = StrictDecimalField(max_digits=22, decimal_places=2)
+    unrealised = StrictDecimalField(max_digits=22, decimal_places=2)
+    delta = StrictDecimalField(
         max_digits=30, decimal_places=6, help_text=_("Options: units of the underlying.")
     )
-    vega = serializers.DecimalField(
+    vega = StrictDecimalField(
         max_digits=22, decimal_places=2, help_text=_("Options: per 1.00 of volatility.")
     )
     missing = MissingSerializer(many=True)
 
 
 class PnlExplainSerializer(serializers.Serializer):
-    time_roll = serializers.DecimalField(max_digits=22, decimal_places=2)
-    curve_moves = serializers.DecimalField(max_digits=22, decimal_places=2)
-    fx = serializers.DecimalField(max_digits=22, decimal_places=2)
-    new_trades = serializers.DecimalField(max_digits=22, decimal_places=2)
-    amendments = serializers.DecimalField(max_digits=22, decimal_places=2)
-    cancellations = serializers.DecimalField(max_digits=22, decimal_places=2)
-    unexplained = serializers.DecimalField(max_digits=22, decimal_places=2)
+    time_roll = StrictDecimalField(max_digits=22, decimal_places=2)
+    curve_moves = StrictDecimalField(max_digits=22, decimal_places=2)
+    fx = StrictDecimalField(max_digits=22, decimal_places=2)
+    new_trades = StrictDecimalField(max_digits=22, decimal_places=2)
+    amendments = StrictDecimalField(max_digits=22, decimal_places=2)
+    cancellations = StrictDecimalField(max_digits=22, decimal_places=2)
+    unexplained = StrictDecimalField(max_digits=22, decimal_places=2)
 
 
 class BookPnlSerializer(serializers.Serializer):
-    book = serializers.CharField(source="book.code")
-    currency = serializers.CharField(source="book.currency")
-    close_date = serializers.DateField(source="close.date", allow_null=True, default=None)
-    prior_date = serializers.DateField(source="close.prior_date", allow_null=True, default=None)
-    daily = serializers.DecimalField(
+    book = PlainCharField(source="book.code")
+    currency = PlainCharField(source="book.currency")
+    close_date = SaneDateField(source="close.date", allow_null=True, default=None)
+    prior_date = SaneDateField(source="close.prior_date", allow_null=True, default=None)
+    daily = StrictDecimalField(
         source="close.daily", max_digits=22, decimal_places=2, allow_null=True, default=None
     )
-    daily_realised = serializers.DecimalField(
+    daily_realised = StrictDecimalField(
         source="close.daily_realised",
         max_digits=22,
         decimal_places=2,
         allow_null=True,
         default=None,
     )
-    month_to_date = serializers.DecimalField(max_digits=22, decimal_places=2)
-    year_to_date = serializers.DecimalField(max_digits=22, decimal_places=2)
-    realised = serializers.DecimalField(
+    month_to_date = StrictDecimalField(max_digits=22, decimal_places=2)
+    year_to_date = StrictDecimalField(max_digits=22, decimal_places=2)
+    realised = StrictDecimalField(
         source="close.realised", max_digits=22, decimal_places=2, allow_null=True, default=None
     )
-    unrealised = serializers.DecimalField(
+    unrealised = StrictDecimalField(
         source="close.unrealised", max_digits=22, decimal_places=2, allow_null=True, default=None
     )
     explain = PnlExplainSerializer(source="close", allow_null=True, default=None)
-    since_close = serializers.DecimalField(
+    since_close = StrictDecimalField(
         source="intraday", max_digits=22, decimal_places=2, allow_null=True
     )
 
 
 class HourlyInputSerializer(serializers.Serializer):
-    book = serializers.CharField()
-    market = serializers.CharField()
+    book = PlainCharField()
+    market = PlainCharField()
     month = serializers.RegexField(
-        r"^\d{4}-(0[1-9]|1[0-2])$", help_text=_("A delivery month, e.g. 2027-03.")
+        r"^[0-9]{4}-(0[1-9]|1[0-2])$", help_text=_("A delivery month, e.g. 2027-03.")
     )
+
+    def validate_month(self, value: str) -> str:
+        validate_date(datetime.date.fromisoformat(f"{value}-01"))
+        return value
 
 
 class HourSerializer(serializers.Serializer):
-    start = serializers.DateTimeField(default_timezone=datetime.UTC, help_text=_("UTC"))
-    local_start = serializers.CharField()
-    quantity = serializers.DecimalField(max_digits=24, decimal_places=6)
+    start = SaneDateTimeField(default_timezone=datetime.UTC, help_text=_("UTC"))
+    local_start = PlainCharField()
+    quantity = StrictDecimalField(max_digits=24, decimal_places=6)
 
 
 class HourlyPositionsSerializer(serializers.Serializer):
-    book = serializers.CharField()
-    market = serializers.CharField()
-    month = serializers.CharField()
-    time_zone = serializers.CharField()
-    unit = serializers.CharField()
+    book = PlainCharField()
+    market = PlainCharField()
+    month = PlainCharField()
+    time_zone = PlainCharField()
+    unit = PlainCharField()
     hours = HourSerializer(many=True)

@@ -21,7 +21,6 @@ from django_filters import rest_framework as filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
 from rest_framework.exceptions import ValidationError as DRFValidationError
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -45,6 +44,7 @@ from apps.trading.serializers import (
     TradeTermsInputSerializer,
     rule_results,
 )
+from qenergyz.pagination import SafeCursorPagination
 
 ERRORS = {
     400: OpenApiResponse(description=str(_("Field errors; nothing was written."))),
@@ -127,7 +127,7 @@ def _with_versions(trades: QuerySet[Trade], *, current_only: bool = False) -> Qu
     )
 
 
-class TradeCursorPagination(CursorPagination):
+class TradeCursorPagination(SafeCursorPagination):
     ordering = "-id"  # newest first; ids only grow, so the cursor is stable under inserts
 
 
@@ -415,7 +415,7 @@ class TradeRejectView(_TradeAction):
         )
 
 
-class PositionCursorPagination(CursorPagination):
+class PositionCursorPagination(SafeCursorPagination):
     ordering = "id"
 
 

@@ -20,7 +20,6 @@ from django.db.models import Prefetch, QuerySet
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import generics, status
-from rest_framework.pagination import CursorPagination
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -41,6 +40,7 @@ from apps.trading.venue_serializers import (
     OrderSerializer,
     VenueContractSerializer,
 )
+from qenergyz.pagination import SafeCursorPagination
 
 ERRORS = {
     400: OpenApiResponse(
@@ -106,14 +106,14 @@ def _answer(call: Callable[[], Response]) -> Response:
         )
 
 
-class OrderCursorPagination(CursorPagination):
+class OrderCursorPagination(SafeCursorPagination):
     ordering = "-id"  # newest first; ids only grow, so the cursor is stable under inserts
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
 
 
-class ContractCursorPagination(CursorPagination):
+class ContractCursorPagination(SafeCursorPagination):
     ordering = "id"
 
 

@@ -23,6 +23,7 @@ from apps.trading.models import (
 )
 from apps.trading.venue import OrderTicket
 from apps.trading.venue_serializers import OrderInputSerializer, OrderReplaceInputSerializer
+from qenergyz.validators import PlainTextFormMixin
 
 _AMOUNT_WIDGET = {"inputmode": "decimal", "dir": "ltr", "autocomplete": "off"}
 
@@ -51,7 +52,7 @@ class _ServiceErrors:
             self.add_error(name if name in self.fields else None, messages)
 
 
-class OrderTicketForm(_ServiceErrors, forms.Form):
+class OrderTicketForm(PlainTextFormMixin, _ServiceErrors, forms.Form):
     contract = forms.ChoiceField(
         label=_("Contract"),
         error_messages={
@@ -116,7 +117,7 @@ class OrderTicketForm(_ServiceErrors, forms.Form):
         return cleaned
 
 
-class OrderReplaceForm(_ServiceErrors, forms.Form):
+class OrderReplaceForm(PlainTextFormMixin, _ServiceErrors, forms.Form):
     price = _amount(_("New limit price"), required=False)
     quantity = _amount(
         _("New open quantity"),

@@ -16,6 +16,7 @@ from apps.trading.models import (
     VenueContract,
 )
 from apps.trading.serializers import rule_results
+from qenergyz.validators import PlainCharField, StrictDecimalField, StrictModelSerializer
 
 # Up to the order columns' size: 12 digits before the point, 6 after.
 _AMOUNT = {"max_digits": 18, "decimal_places": 6}
@@ -30,39 +31,39 @@ class OrderInputSerializer(serializers.Serializer):
     time_in_force = serializers.ChoiceField(
         choices=TimeInForce.choices, required=False, default=TimeInForce.GTC
     )
-    price = serializers.DecimalField(
+    price = StrictDecimalField(
         **_AMOUNT,
         required=False,
         allow_null=True,
         default=None,
         help_text=_("A limit order's price, on the contract's tick grid; none for a market order."),
     )
-    quantity = serializers.DecimalField(
+    quantity = StrictDecimalField(
         **_AMOUNT,
         help_text=_("Per delivery hour (MW) for power, per day otherwise; whole lots."),
     )
-    min_quantity = serializers.DecimalField(
+    min_quantity = StrictDecimalField(
         **_AMOUNT,
         required=False,
         allow_null=True,
         default=None,
         help_text=_("Fill at least this much at once, or nothing."),
     )
-    book = serializers.CharField(
+    book = PlainCharField(
         max_length=32,
         required=False,
         allow_blank=True,
         default="",
         help_text=_("Your book (our side); leave empty for a broker's quote."),
     )
-    counterparty = serializers.CharField(
+    counterparty = PlainCharField(
         max_length=16,
         required=False,
         allow_blank=True,
         default="",
         help_text=_("For a broker's quote: the broker's short code."),
     )
-    desk = serializers.CharField(
+    desk = PlainCharField(
         max_length=32,
         required=False,
         allow_blank=True,
@@ -72,8 +73,8 @@ class OrderInputSerializer(serializers.Serializer):
 
 
 class OrderReplaceInputSerializer(serializers.Serializer):
-    price = serializers.DecimalField(**_AMOUNT, required=False, allow_null=True, default=None)
-    quantity = serializers.DecimalField(
+    price = StrictDecimalField(**_AMOUNT, required=False, allow_null=True, default=None)
+    quantity = StrictDecimalField(
         **_AMOUNT,
         required=False,
         allow_null=True,
@@ -82,11 +83,11 @@ class OrderReplaceInputSerializer(serializers.Serializer):
     )
 
 
-class OrderEventSerializer(serializers.ModelSerializer):
+class OrderEventSerializer(StrictModelSerializer):
     """An order's event. Who asked for it (stored) and the other side's order are left out:
     the venue is anonymous across desks."""
 
-    trade = serializers.CharField(source="trade.trade_ref", allow_null=True)
+    trade = PlainCharField(source="trade.trade_ref", allow_null=True)
     checks = serializers.SerializerMethodField(
         help_text=_("A refused fill: the pre-trade results of each refused side.")
     )
@@ -111,12 +112,12 @@ class OrderEventSerializer(serializers.ModelSerializer):
         return {order: rule_results(why.get("checks", [])) for order, why in reasons.items()}
 
 
-class OrderSerializer(serializers.ModelSerializer):
-    contract_code = serializers.CharField(source="contract.code")
-    desk = serializers.CharField(source="desk.code")
-    book = serializers.CharField(source="book.code", allow_null=True)
-    counterparty = serializers.CharField(source="counterparty.short_code", allow_null=True)
-    trader = serializers.CharField(source="trader.username")
+class OrderSerializer(StrictModelSerializer):
+    contract_code = PlainCharField(source="contract.code")
+    desk = PlainCharField(source="desk.code")
+    book = PlainCharField(source="book.code", allow_null=True)
+    counterparty = PlainCharField(source="counterparty.short_code", allow_null=True)
+    trader = PlainCharField(source="trader.username")
 
     class Meta:
         model = Order
@@ -157,10 +158,10 @@ class OrderResultSerializer(serializers.Serializer):
     fills_refused = serializers.IntegerField(help_text=_("Fills voided: booking refused them."))
 
 
-class VenueContractSerializer(serializers.ModelSerializer):
-    market = serializers.CharField(source="market.code")
-    currency = serializers.CharField(source="market.currency")
-    unit = serializers.CharField(source="market.quotation_unit.code")
+class VenueContractSerializer(StrictModelSerializer):
+    market = PlainCharField(source="market.code")
+    currency = PlainCharField(source="market.currency")
+    unit = PlainCharField(source="market.quotation_unit.code")
 
     class Meta:
         model = VenueContract
@@ -182,21 +183,21 @@ class VenueContractSerializer(serializers.ModelSerializer):
 
 
 class DepthLevelSerializer(serializers.Serializer):
-    price = serializers.CharField()
-    quantity = serializers.CharField()
+    price = PlainCharField()
+    quantity = PlainCharField()
     orders = serializers.IntegerField()
 
 
 class TapeSerializer(serializers.Serializer):
-    time = serializers.CharField(help_text=_("UTC, HH:MM:SS."))
-    price = serializers.CharField()
-    quantity = serializers.CharField()
-    side = serializers.CharField(help_text=_("The aggressor's side."))
+    time = PlainCharField(help_text=_("UTC, HH:MM:SS."))
+    price = PlainCharField()
+    quantity = PlainCharField()
+    side = PlainCharField(help_text=_("The aggressor's side."))
 
 
 class DepthSerializer(serializers.Serializer):
     contract = serializers.IntegerField()
-    code = serializers.CharField()
+    code = PlainCharField()
     bids = DepthLevelSerializer(many=True, help_text=_("Best first."))
     asks = DepthLevelSerializer(many=True, help_text=_("Best first."))
     last_trades = TapeSerializer(many=True, help_text=_("Newest first."))

@@ -492,10 +492,10 @@ def test_list_cursor_pagination_with_filter_keeps_the_filter(trader, monkeypatch
     assert refs == ["T-000006", "T-000004", "T-000002"]
 
 
-def test_list_bad_cursor_is_404_not_500(trader):
+def test_list_bad_cursor_is_400_not_500(trader):
     response = _client(trader).get(TRADES, {"cursor": "not-a-cursor"})
-    assert response.status_code == 404
-    assert response.json() == {"detail": "Invalid cursor"}
+    assert response.status_code == 400
+    assert response.json()["detail"].startswith("The page cursor is not valid.")
 
 
 def test_positions_list_scoped_and_filtered(trader, other_desk_trader):
