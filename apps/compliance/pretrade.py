@@ -6,7 +6,9 @@ reads its own data (rules, and counterparties through lazy model references). Tr
 
 A rule answers pass, warn or block with a reason kept untranslated (a msgid and its
 parameters), so the same result reads in English on the API and in Arabic on a page. An error
-inside a rule is a block: a check that cannot be made never approves a trade.
+inside a rule is a block: a check that cannot be made never approves a trade. So is a trade with
+no rule in force at all for its jurisdiction (neither a rule of its own nor one for every
+jurisdiction): no checks is not a pass.
 """
 
 import logging
@@ -20,7 +22,7 @@ from typing import Any
 from django.apps import apps as django_apps
 from django.db.models import Subquery
 from django.utils import timezone
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_noop
 
 from apps.compliance.models import PreTradeRule, RuleOutcome
 from apps.compliance.rules import (
@@ -128,6 +130,9 @@ class CheckReport:
 # The pseudo-rule under which a problem outside any one rule is reported (the counterparty does
 # not exist and no rule is in force, or the rules themselves could not be read).
 PRETRADE = "pretrade"
+MSG_NO_RULES = gettext_noop(
+    "No pre-trade rule is in force for jurisdiction %(jurisdiction)s: the trade cannot be checked."
+)
 
 
 def _rules_in_force(at: datetime) -> dict[str, dict[str, PreTradeRule]]:
@@ -238,6 +243,18 @@ def _check_one(
             return CheckReport((RuleResult(PRETRADE, Outcome.BLOCK, MSG_NO_COUNTERPARTY, missing),))
         return CheckReport(
             tuple(RuleResult(r.code, Outcome.BLOCK, MSG_NO_COUNTERPARTY, missing) for r in rules)
+        )
+    if not rules:
+        # Fail closed: with every rule ended or withdrawn, nothing would stop any trade.
+        return CheckReport(
+            (
+                RuleResult(
+                    PRETRADE,
+                    Outcome.BLOCK,
+                    MSG_NO_RULES,
+                    {"jurisdiction": proposal.jurisdiction or "-"},
+                ),
+            )
         )
     results = []
     for rule in rules:
