@@ -517,3 +517,30 @@ def test_privilege_lowering_a_desk_threshold_waits_for_a_second_person(plain_adm
     assert policy.approval_threshold == Decimal("1000000.00")
     request = ChangeRequest.objects.get()
     assert (request.kind, request.values["approval_threshold"]) == (POLICY_SAVE, "1")
+
+
+def test_privilege_new_user_with_the_administrator_role_is_created_without_it_until_approved(
+    root, root_b
+):
+    client = login_verified(Client(), root)
+    response = client.post(
+        "/admin/accounts/user/add/",
+        {
+            "username": "new-admin",
+            "usable_password": "true",
+            "password1": "a-long-enough-passphrase-9",
+            "password2": "a-long-enough-passphrase-9",
+            "region": "US",
+            "groups": [str(_group(Role.ADMINISTRATOR).pk), str(_group(Role.TRADER).pk)],
+        },
+    )
+    assert response.status_code == 302
+    user = User.objects.get(username="new-admin")
+    assert (_roles(user), user.is_staff) == (["trader"], False)
+    assert AuditEntry.objects.get(action="accounts.user_created").payload["roles"] == ["trader"]
+    request = ChangeRequest.objects.get(kind=ROLE_GRANT)
+    assert request.object_label == "new-admin: administrator role"
+
+    _decide(login_verified(Client(), root_b), request)
+    user.refresh_from_db()
+    assert (_roles(user), user.is_staff) == (["administrator", "trader"], True)
