@@ -11,6 +11,9 @@ from tests.test_api_docs import DOCS, REDOC, SCHEMA, token_client
 
 pytestmark = pytest.mark.e2e
 
+# The tests ask for `trader` before `browser`: saving a user publishes to the channel layer after
+# the commit (synchronously), which cannot run once Playwright's event loop runs in this thread.
+
 
 def _operations(schema: dict[str, Any]) -> int:
     methods = {"get", "post", "put", "patch", "delete"}
@@ -37,7 +40,7 @@ def _signed_in_page(browser: Any, live_server: Any, user: Any, target: str) -> t
 
 
 def test_api_docs_swagger_ui_renders_every_operation_without_csp_error(
-    live_server, browser, trader, artifacts: Path
+    live_server, trader, browser, artifacts: Path
 ) -> None:
     schema = token_client(trader).get(SCHEMA, {"format": "json"}).json()
     page, reports = _signed_in_page(browser, live_server, trader, DOCS)
@@ -49,7 +52,7 @@ def test_api_docs_swagger_ui_renders_every_operation_without_csp_error(
 
 
 def test_api_docs_redoc_renders_every_operation_under_its_policy(
-    live_server, browser, trader, artifacts: Path
+    live_server, trader, browser, artifacts: Path
 ) -> None:
     schema = token_client(trader).get(SCHEMA, {"format": "json"}).json()
     page, reports = _signed_in_page(browser, live_server, trader, REDOC)
