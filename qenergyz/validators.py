@@ -13,7 +13,8 @@ serializers of the apps, by query parsing and by the curve upload:
   Unicode bidi algorithm orders it by itself), and the implicit marks (LRM, RLM, ALM) stay
   allowed: they only nudge neutral characters and cannot reverse a run of text.
 
-A leaf module: it imports nothing from the apps.
+A leaf module: it imports nothing from the apps. SANE_DATE_MIN, SANE_DATE_MAX and
+date_in_range are qenergyz.date_range's, for the pure engines.
 """
 
 import datetime
@@ -29,8 +30,7 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-SANE_DATE_MIN = datetime.date(1990, 1, 1)
-SANE_DATE_MAX = datetime.date(2100, 12, 31)
+from qenergyz.date_range import SANE_DATE_MAX, SANE_DATE_MIN, date_in_range
 
 # `[0-9]`, not `\d`: `\d` matches every script's digits in a str pattern.
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
@@ -73,11 +73,6 @@ def parse_decimal(text: Any) -> Decimal:
         return Decimal(stripped)
     except InvalidOperation as exc:  # pragma: no cover - the pattern admits only numbers
         raise ValueError(text) from exc
-
-
-def date_in_range(value: datetime.date) -> bool:
-    day = value.date() if isinstance(value, datetime.datetime) else value
-    return SANE_DATE_MIN <= day <= SANE_DATE_MAX
 
 
 def validate_date(value: datetime.date | None) -> None:

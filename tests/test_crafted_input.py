@@ -375,3 +375,63 @@ def test_crafted_login_with_10000_character_username_is_a_form_error(db, client)
         "Ensure this value has at most 150 characters (it has 10000)."
     ]
     assert AccessAttempt.objects.count() == 0
+
+
+# --- Query strings ------------------------------------------------------------------------------
+
+QUERY_ERROR = (
+    "The address holds control or text-direction characters (such as NUL or escape); they are "
+    "not accepted."
+)
+
+
+def test_crafted_nul_in_an_api_filter_is_400(seeded, trader):
+    client = _client(trader)
+    answers = [
+        client.get("/api/v1/trades/", {"book": "PEU-FLOW\x00"}),
+        client.get("/api/v1/risk/runs/", {"desk": "\x1b[2J"}),
+        client.get("/api/v1/positions/", {"market\u202e": "x"}),
+    ]
+    assert [(r.status_code, r.json()) for r in answers] == [(400, {"detail": QUERY_ERROR})] * 3
+
+
+def test_crafted_escape_in_a_page_query_is_the_400_page(seeded, trader):
+    response = _client(trader).get("/trading/blotter/", {"book": "\x1b[31m"})
+    assert response.status_code == 400
+    assert response.templates[0].name == "errors/400.html"
+
+
+def test_crafted_arabic_in_a_query_is_accepted(seeded, trader):
+    response = _client(trader).get("/api/v1/trades/", {"book": "دفتر"})
+    assert response.status_code == 200
+    assert response.json()["results"] == []
+
+
+def test_crafted_token_name_with_escape_is_400(db, trader):
+    response = _post_json(_client(trader), "/api/v1/tokens/", {"name": "ci\x1b[8m"})
+    assert response.status_code == 400
+    assert response.json() == {"name": TEXT_ERROR}
+
+
+# --- Periods and uploaded dates -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("period", ["9999-W52", "CAL-0001", "SUM-9999", "２０２６-03"])
+def test_crafted_trade_period_out_of_range_is_400(seeded, trader, period):
+    response = _post_json(_client(trader), TRADES, {**PAYLOAD, "period": period})
+    assert response.status_code == 400
+    assert response.json() == {
+        "period": ["Unknown period code; use e.g. 2026-03, 2026-Q2, SUM-2026, CAL-2027."]
+    }
+    assert Trade.objects.count() == 0
+
+
+def test_crafted_fx_upload_date_out_of_range_is_refused(db):
+    from apps.trading.marketdata import fx_import_csv
+    from apps.trading.models import FxRate
+
+    result = fx_import_csv(
+        user=None, text="date,base,quote,rate\n0001-01-01,EUR,USD,1.1\n2026-08-18,EUR,USD,1_1\n"
+    )
+    assert [e.line for e in result.errors] == [2, 3]
+    assert FxRate.objects.count() == 0

@@ -8,7 +8,7 @@ from django.core.validators import MaxLengthValidator, RegexValidator
 from django.utils.translation import gettext_lazy as _
 
 from apps.accounts.models import Desk, User, normalise_backup_code
-from qenergyz.validators import validate_text
+from qenergyz.validators import PlainTextFormMixin, validate_text
 
 
 def _language_choices() -> list[tuple[str, Any]]:
@@ -47,7 +47,7 @@ class MFAVerifyForm(forms.Form):
         return code
 
 
-class ApiTokenForm(forms.Form):
+class ApiTokenForm(PlainTextFormMixin, forms.Form):
     name = forms.CharField(
         label=_("Name"),
         max_length=100,

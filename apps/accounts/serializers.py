@@ -3,6 +3,7 @@ from rest_framework import serializers
 
 from apps.accounts.models import ApiToken, Desk, User
 from apps.accounts.permissions import user_roles
+from qenergyz.validators import PlainCharField
 
 
 class DeskSerializer(serializers.ModelSerializer):
@@ -54,7 +55,7 @@ class ApiTokenSerializer(serializers.ModelSerializer):
 
 
 class ApiTokenCreateSerializer(serializers.Serializer):
-    name = serializers.CharField(max_length=100, allow_blank=False, trim_whitespace=True)
+    name = PlainCharField(max_length=100, allow_blank=False, trim_whitespace=True)
 
 
 class ApiTokenCreatedSerializer(ApiTokenSerializer):

@@ -15,6 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.db.models import OuterRef, Q, QuerySet, Subquery
 from django.utils.translation import gettext_lazy as _
@@ -29,7 +30,7 @@ from apps.trading.models import (
     Market,
 )
 from apps.trading.periods import Period, PeriodError, PeriodKind, parse_period
-from qenergyz.validators import parse_decimal
+from qenergyz.validators import parse_decimal, validate_date
 
 # An upload is a day's curve or a batch of FX fixings, not a data dump: past this it is refused
 # before any line is parsed, so a huge file costs no more than reading it.
@@ -555,7 +556,8 @@ def _parse_fx_rows(
         day: date | None
         try:
             day = date.fromisoformat(day_text)
-        except ValueError:
+            validate_date(day)  # 1990-01-01 to 2100-12-31, as every date the desk accepts
+        except (ValueError, DjangoValidationError):
             errors.append(
                 LineError(line, _("%(value)r is not a date (2026-08-18).") % {"value": day_text})
             )

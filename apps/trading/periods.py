@@ -17,6 +17,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
+from qenergyz.date_range import SANE_DATE_MAX, SANE_DATE_MIN, date_in_range
+
 
 class PeriodKind(StrEnum):
     DAY = "day"
@@ -94,12 +96,12 @@ class Period:
         return months
 
 
-_DAY = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
-_WEEK = re.compile(r"^(\d{4})-W(\d{2})$")
-_MONTH = re.compile(r"^(\d{4})-(\d{2})$")
-_QUARTER = re.compile(r"^(\d{4})-Q([1-4])$")
-_SEASON = re.compile(r"^(SUM|WIN)-(\d{4})$")
-_YEAR = re.compile(r"^CAL-(\d{4})$")
+_DAY = re.compile(r"^([0-9]{4})-([0-9]{2})-([0-9]{2})$")
+_WEEK = re.compile(r"^([0-9]{4})-W([0-9]{2})$")
+_MONTH = re.compile(r"^([0-9]{4})-([0-9]{2})$")
+_QUARTER = re.compile(r"^([0-9]{4})-Q([1-4])$")
+_SEASON = re.compile(r"^(SUM|WIN)-([0-9]{4})$")
+_YEAR = re.compile(r"^CAL-([0-9]{4})$")
 
 
 def _add_months(day: date, months: int) -> date:
@@ -109,6 +111,14 @@ def _add_months(day: date, months: int) -> date:
 
 def parse_period(code: str) -> Period:
     """Turn a period code into its span; raises PeriodError naming what is wrong."""
+    period = _parse_period(code)
+    # The desk's date range (qenergyz.date_range): not CAL-0001, nor 9999-W52.
+    if not (date_in_range(period.start) and date_in_range(period.end - timedelta(days=1))):
+        raise PeriodError(f"{code!r} lies outside {SANE_DATE_MIN} to {SANE_DATE_MAX}")
+    return period
+
+
+def _parse_period(code: str) -> Period:
     text = code.strip().upper()
     try:
         if m := _DAY.match(text):
@@ -129,7 +139,7 @@ def parse_period(code: str) -> Period:
         if m := _YEAR.match(text):
             start = date(int(m[1]), 1, 1)
             return Period(PeriodKind.YEAR, start, date(start.year + 1, 1, 1))
-    except ValueError as exc:  # e.g. month 13, day 31 of April, week 54
+    except (ValueError, OverflowError) as exc:  # e.g. month 13, day 31 of April, week 54
         raise PeriodError(f"{code!r} is not a valid date: {exc}") from exc
     raise PeriodError(f"{code!r} is not a period code (e.g. 2026-03, 2026-Q2, CAL-2027)")
 

@@ -252,7 +252,12 @@ def test_token_page_cannot_revoke_another_users_token(client, trader, other_desk
         (
             '{"name": "a\\u0000b"}',
             "application/json",
-            {"name": ["Null characters are not allowed."]},
+            {
+                "name": [
+                    "Remove the control or text-direction characters (such as NUL, escape or a "
+                    "right-to-left override); they are not accepted."
+                ]
+            },
         ),
     ],
 )

@@ -235,7 +235,7 @@ def test_amend_stale_version_is_form_error_and_writes_nothing(trader, second_tra
     ("overrides", "field", "message"),
     [
         ({"quantity": "0"}, "quantity", "The quantity must be a number greater than zero."),
-        ({"quantity": "ten"}, "quantity", "A valid number is required."),
+        ({"quantity": "ten"}, "quantity", "Enter a number in plain digits, such as 1000 or -12.5."),
         ({"period": "2026-13"}, "period", "Unknown period code; use e.g. 2026-03, 2026-Q2"),
         ({"currency": "USD"}, "currency", "eex-de-power is priced in EUR; give the price in EUR."),
         ({"book": "PEU-HEDGE"}, "book", "Select a valid choice."),
