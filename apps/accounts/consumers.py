@@ -1,8 +1,11 @@
+import asyncio
+from importlib import import_module
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.template.loader import render_to_string
 from django.utils import translation
 
@@ -13,6 +16,7 @@ from apps.accounts.live import (
     venue_desk_group,
     venue_group,
 )
+from apps.accounts.middleware import session_seconds_left
 from apps.accounts.models import Role
 from apps.accounts.permissions import desks_for_user, has_role, socket_user_allowed
 from apps.accounts.regions import region_defaults
@@ -33,6 +37,8 @@ class NotificationConsumer(AsyncWebsocketConsumer):
     groups_joined: list[str]
     language: str
     counted_open = False  # in the open-sockets gauge, to be taken out on disconnect
+    session_watch: "asyncio.Task[None] | None" = None
+    revoked = False  # closed by live_close: once, whichever of its causes came first
 
     async def connect(self) -> None:
         self.groups_joined = []
@@ -51,8 +57,10 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await self.accept()
         metrics.websocket_opened()
         self.counted_open = True
+        self.session_watch = asyncio.ensure_future(self._watch_session())
 
     async def disconnect(self, code: int) -> None:
+        self._stop_watch()
         if self.counted_open:
             metrics.websocket_closed()
             self.counted_open = False
@@ -77,16 +85,51 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await self.send(text_data=html)
 
     async def live_close(self, event: dict[str, Any]) -> None:
+        if self.revoked:
+            return
+        self.revoked = True
         # Leave the groups first: until the browser answers the close, events already on their
         # way would still be sent to a socket whose session has ended.
         await self._leave_groups()
+        self._stop_watch()
         await self.close(code=CLOSE_REVOKED)
+
+    def _stop_watch(self) -> None:
+        watch, self.session_watch = self.session_watch, None
+        if watch is not None and watch is not asyncio.current_task():
+            watch.cancel()
+
+    async def _watch_session(self) -> None:
+        """Close the socket when its session ends by itself (idle or absolute timeout), at the
+        moment it would: the socket never marks the session active, and nothing else would
+        tell it. One session read per period, not per event."""
+        while True:
+            try:
+                left = await self._session_seconds_left()
+            except Exception:
+                left = 0.0  # an unreadable session is an ended one (fail closed)
+            if left <= 0:
+                await self.live_close({"type": "live.close"})
+                return
+            await asyncio.sleep(left + 1)
+
+    @database_sync_to_async
+    def _session_seconds_left(self) -> float:
+        # The session as stored now (the scope's copy was read at connect).
+        session_key = self.scope["session"].session_key
+        store = import_module(settings.SESSION_ENGINE).SessionStore(session_key=session_key)
+        user = self.scope["user"]
+        if session_key is None or store.get(SESSION_KEY) != str(user.pk):
+            return 0.0  # signed out (flushed) or another user's session now
+        return session_seconds_left(store)
 
     @database_sync_to_async
     def _admit(self, user: Any, session: Any) -> tuple[bool, list[str], str]:
         # The same gatekeeper as the pages: signed in, active, second factor where required.
         if not socket_user_allowed(user, session):
             return False, [], ""
+        if session_seconds_left(session) <= 0:
+            return False, [], ""  # idle or expired: the pages would not let it in either
         desk_ids = list(desks_for_user(user).values_list("pk", flat=True))
         groups = [user_group(user.pk)] + [desk_group(desk_id) for desk_id in desk_ids]
         if has_role(user, Role.TRADER):

@@ -1,9 +1,13 @@
+import time
 from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode, urlsplit
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.contrib.auth import REDIRECT_FIELD_NAME
+from django.contrib.auth import REDIRECT_FIELD_NAME, SESSION_KEY
+from django.contrib.auth.models import AnonymousUser
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -120,3 +124,62 @@ class HtmxLoginRedirectMiddleware:
         converted["HX-Redirect"] = target
         converted.cookies = response.cookies
         return converted
+
+
+# The session's last activity (POSIX seconds), written at most once a minute: a write per
+# request would be waste, and the idle timeout is counted in minutes.
+LAST_ACTIVITY_KEY = "qz_last_activity"
+ACTIVITY_RESOLUTION = 60
+# Sent by the page's automatic refreshes (a live event's reload, a running job's poll): they
+# are not the user's doing, so they do not keep an idle session alive (nor does a socket).
+BACKGROUND_HEADER = "X-Background-Refresh"
+
+
+def session_idle_timeout() -> timedelta:
+    return settings.SESSION_IDLE_TIMEOUT
+
+
+def session_seconds_left(session: Any, now: float | None = None) -> float:
+    """Seconds until the signed-in `session` ends, whichever comes first: the idle timeout
+    from its last activity, or its absolute expiry (SESSION_COOKIE_AGE from sign-in).
+    Zero or less: it has ended."""
+    now = time.time() if now is None else now
+    last = session.get(LAST_ACTIVITY_KEY)
+    idle = session_idle_timeout().total_seconds()
+    idle_left = idle if last is None else float(last) + idle - now
+    return min(idle_left, float(session.get_expiry_age()))
+
+
+class SessionIdleMiddleware:
+    """Ends a session left idle for SESSION_IDLE_TIMEOUT, besides its absolute expiry.
+
+    An idle session is flushed before the view runs, so the request goes on signed out and
+    gets what an expired session gets (a redirect to the login page; for htmx the 204 +
+    HX-Redirect of HtmxLoginRedirectMiddleware; 401/403 from the API). Each request by the
+    user (not a background refresh) records its time. The absolute expiry is fixed at sign-in
+    (set_expiry with a date): otherwise every write of the activity would push it back.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        session = request.session
+        ended = LAST_ACTIVITY_KEY in session and session_seconds_left(session) <= 0
+        if ended and SESSION_KEY in session:
+            session.flush()
+            request.user = AnonymousUser()
+        response = self.get_response(request)
+        if SESSION_KEY in session and request.headers.get(BACKGROUND_HEADER) != "true":
+            self._record_activity(session)
+        return response
+
+    @staticmethod
+    def _record_activity(session: Any) -> None:
+        now = time.time()
+        last = session.get(LAST_ACTIVITY_KEY)
+        if last is None:
+            # The first request of a signed-in session (sign-in itself): fix the absolute end.
+            session.set_expiry(timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE))
+        if last is None or now - float(last) >= ACTIVITY_RESOLUTION:
+            session[LAST_ACTIVITY_KEY] = int(now)
