@@ -283,6 +283,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Energy trading, risk and compliance.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    # The errors every operation shares (401, 403, 429, and 400/404/413 where they apply).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "qenergyz.api_errors.add_error_responses",
+    ],
     # The schema maps every endpoint: only signed-in users and token holders may read it.
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
     # Swagger UI (/api/docs/) and Redoc (/api/redoc/) from the sidecar's static files: no CDN.

@@ -11,7 +11,7 @@ from qenergyz import api_docs, health, metrics
 
 handler400 = "apps.accounts.views.bad_request"
 handler403 = "apps.accounts.views.permission_denied"
-handler404 = "apps.accounts.views.page_not_found"
+handler404 = "qenergyz.api_errors.not_found"  # JSON under /api/, else the portal's page
 handler500 = "apps.accounts.views.server_error"
 
 urlpatterns = [

@@ -186,7 +186,10 @@ class CurveUploadView(APIView):
         ],
         responses={
             201: CurveSnapshotSerializer,
-            400: inline_serializer("CurveUploadErrors", {"errors": LineErrorSerializer(many=True)}),
+            # The CSV's line errors, or field errors ({field: [messages]}) of the form.
+            400: inline_serializer(
+                "CurveUploadErrors", {"errors": LineErrorSerializer(many=True, required=False)}
+            ),
         },
     )
     def post(self, request: Request) -> Response:

@@ -49,7 +49,9 @@ class MasterAgreementSerializer(StrictModelSerializer):
 
 
 class CounterpartySerializer(serializers.ModelSerializer):
-    internal_entity = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    internal_entity = serializers.SlugRelatedField(
+        slug_field="code", read_only=True, allow_null=True
+    )
     agreements = MasterAgreementSerializer(many=True, read_only=True)
 
     class Meta:

@@ -1,0 +1,153 @@
+"""The standing attack suite's API half: schemathesis against our own /api/schema/.
+
+Every operation of the schema is called with generated requests, valid ones and invalid ones,
+through the real WSGI application with a real API token of a trader (desk A) on the demo
+reference data. A request fails the test when the answer is a 5xx, or contradicts the schema
+(a status the operation does not declare, a content type or body that does not match).
+
+Bounded so that it runs in every `make test`: a fixed number of examples per operation and
+mode, a deterministic seed (hypothesis' derandomize), no example database, and a total time
+budget after which the remaining operations are reported as not run (and fail the test).
+"""
+
+import time
+from collections.abc import Callable, Iterator
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import schemathesis
+from django.core.management import call_command
+from django.core.signals import request_finished, request_started
+from django.db import close_old_connections
+from hypothesis import HealthCheck, given, settings
+from hypothesis.errors import Unsatisfiable
+from schemathesis.checks import not_a_server_error
+from schemathesis.core.failures import FailureGroup
+from schemathesis.generation import GenerationMode
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from apps.accounts.services import api_token_create
+from apps.trading.models import Side
+from apps.trading.services import trade_book
+from qenergyz.wsgi import application
+from tests.trading.factories import trade_terms
+
+EXAMPLES_PER_OPERATION = 8  # per generation mode
+TIME_BUDGET_SECONDS = 200
+CHECKS = [
+    not_a_server_error,
+    status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+]
+
+# Crafted inputs whose fix belongs to the crafted-input work (issue 12, part 4: date ranges) and
+# is not in yet: left out here by name and by exact shape, so that the rest of the operation is
+# still fuzzed. Remove an entry when its fix lands; the test then holds it.
+KNOWN_OPEN: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "GET /api/v1/positions/hourly/": (
+        "month in year 0000: datetime.date raises ValueError (a 500), not a 400",
+        lambda case: str((case.query or {}).get("month", "")).startswith("0000"),
+    ),
+}
+
+
+@pytest.fixture
+def wsgi_in_test_transaction() -> Iterator[None]:
+    """Requests run in this thread, inside the test's transaction: as Django's test client
+    does, the end of a request must not close the connection (and roll the test back)."""
+    request_started.disconnect(close_old_connections)
+    request_finished.disconnect(close_old_connections)
+    try:
+        yield
+    finally:
+        request_started.connect(close_old_connections)
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture
+def fuzz_token(trader, settings: Any) -> str:
+    call_command("seed_reference_data", verbosity=0)
+    # Data to answer with: a booked trade (and the risk run its booking starts), so that the
+    # fuzzer's reads return real rows to hold against the schema (nullable fields included).
+    trade_book(user=trader, terms=trade_terms())
+    trade_book(user=trader, terms=trade_terms(side=Side.SELL, quantity=Decimal("5")))
+    # The per-client rates are tested in tests/test_throttles.py; here they would end the run.
+    rates = settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    settings.REST_FRAMEWORK = {
+        **settings.REST_FRAMEWORK,
+        "DEFAULT_THROTTLE_RATES": dict.fromkeys(rates, "100000/min"),
+    }
+    return api_token_create(user=trader, name="fuzz").plaintext
+
+
+def _run_operation(
+    operation: Any, mode: GenerationMode, headers: dict[str, str]
+) -> tuple[int, dict[str, str]]:
+    """(examples sent, failure reports) of one operation in one generation mode."""
+    failures: dict[str, str] = {}
+    sent = 0
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        derandomize=True,
+        database=None,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        phases=["generate"],
+    )
+    def run(case: Any) -> None:
+        nonlocal sent
+        known = KNOWN_OPEN.get(operation.label)
+        if known is not None and known[1](case):
+            return
+        sent += 1
+        response = case.call(headers=headers)
+        try:
+            case.validate_response(response, checks=CHECKS, headers=headers)
+        except FailureGroup as group:  # keep each report, run on: the test shows them all
+            for failure in group.exceptions:
+                report = f"{operation.label} [{mode.value}] {response.status_code}: {failure.title}"
+                details = f"{failure.message[:600]}\n{case.as_curl_command()[:600]}"
+                failures.setdefault(report, details)
+
+    try:
+        run()
+    except Unsatisfiable:
+        # An operation with nothing to get wrong (no parameters, no body) has no invalid case.
+        if mode is not GenerationMode.NEGATIVE or sent:
+            raise
+    return sent, failures
+
+
+@pytest.mark.usefixtures("wsgi_in_test_transaction")
+def test_api_fuzz_no_server_error_and_schema_holds(fuzz_token: str) -> None:
+    headers = {"Authorization": f"Token {fuzz_token}", "Host": "localhost"}
+    # The schema as a client reads it: from the running application, with the token.
+    schema = schemathesis.openapi.from_wsgi(
+        "/api/schema/?format=json", application, headers=headers
+    )
+    operations = [result.ok() for result in schema.get_all_operations()]
+    failures: dict[str, str] = {}
+    examples = 0
+    started = time.monotonic()
+    not_run = []
+    for operation in operations:
+        if time.monotonic() - started > TIME_BUDGET_SECONDS:
+            not_run.append(operation.label)
+            continue
+        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+            sent, found = _run_operation(operation, mode, headers)
+            examples += sent
+            failures.update(found)
+    print(f"API fuzz: {len(operations)} operations, {examples} examples")
+    for label, (reason, _shape) in KNOWN_OPEN.items():
+        print(f"API fuzz: left out of {label}: {reason}")
+    assert not_run == [], f"time budget spent before: {not_run}"
+    assert failures == {}, "\n\n".join(f"{title}\n{details}" for title, details in failures.items())
