@@ -2,24 +2,40 @@
 
 The permission matrix walks every named URL the project has. Its expectations are written out in
 a table, one row per URL name and one column per role, so that a change of access shows up here
-as a deliberate edit; a URL the table does not cover fails the coverage test.
+as a deliberate edit; a URL the table does not cover fails the coverage test. A second table
+(DESK_SCOPED) asks every URL that names a desk's object for desk A's object as a trader of
+desk B (404, nothing written) and as desk A's own trader.
 """
 
 # ruff: noqa: E501 -- the permission matrix is laid out as a table, one column per role
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
 from django.contrib import admin
+from django.core.management import call_command
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.models import Role
+from apps.accounts.services import api_token_create
+from apps.compliance.models import AuditEntry
+from apps.risk.models import Alert, LimitKind
+from apps.risk.services import (
+    limit_change_propose,
+    limit_propose,
+    limit_version_approve,
+    risk_run_request,
+)
+from apps.trading.models import Market, Order, Trade
+from apps.trading.venue import OrderTicket, contract_open, order_submit
 from tests.factories import UserFactory
+from tests.risk.test_support import book, business_days, curve_history, fx_and_rates
 
 
 @dataclass(frozen=True)
@@ -506,3 +522,182 @@ def test_static_assets_are_vendored(client: Client) -> None:
     assert '<script src="/static/vendor/htmx-2.0.11.' in text
     assert '<script src="/static/vendor/htmx-ext-ws-2.0.4.' in text
     assert "https://" not in text.split("<body")[0]  # no CDN in <head>
+
+
+# --- The "trader of another desk" column --------------------------------------------------------
+# Every URL that names one desk's object is asked for an object of desk A (power-eu) by a trader
+# of desk B (gas-us), then by desk A's own trader. B must get what a missing object gets (404: no
+# hint that it exists) and change nothing; A shows the object is really there. POST-only URLs are
+# POSTed (an empty body), so that the refusal comes from the object lookup, not the method.
+# URLs naming reference data (every desk's) are listed apart, so a new URL must be placed.
+# The own desk's requests run in table order: the page's cancel (a redirect to the order) cancels
+# the order, so the replace that follows is a form error and the API's cancel a 409.
+
+# The desk objects: what each URL kwarg names.
+TRADE, ORDER, RUN, LIMIT, VERSION, ALERT, TOKEN = (
+    "trade",
+    "order",
+    "run",
+    "limit",
+    "version",
+    "alert",
+    "token",
+)
+
+# fmt: off
+# name                                 object    method  own desk  other desk
+DESK_SCOPED: dict[str, tuple[str, str, Expected, Expected]] = {
+    "trading:trade-detail":            (TRADE,   "get",  200,      404),
+    "trading:trade-amend":             (TRADE,   "get",  200,      404),
+    "trading:trade-cancel":            (TRADE,   "get",  Redirect("<trade>"), 404),
+    "trading:trade-approve":           (TRADE,   "get",  Redirect("<trade>"), 404),
+    "trading:trade-reject":            (TRADE,   "get",  Redirect("<trade>"), 404),
+    "trading:venue-order-detail":      (ORDER,   "get",  200,      404),
+    "trading:venue-order-cancel":      (ORDER,   "post", Redirect("<order>"), 404),
+    "trading:venue-order-replace":     (ORDER,   "post", 400,      404),
+    "risk:run-detail":                 (RUN,     "get",  200,      404),
+    "risk:run-rerun":                  (RUN,     "post", 403,      403),
+    "risk:limit-detail":               (LIMIT,   "get",  200,      404),
+    "risk:limit-change":               (LIMIT,   "post", 403,      403),
+    "risk:limit-approve":              (VERSION, "post", 403,      403),
+    "risk:limit-reject":               (VERSION, "post", 403,      403),
+    "risk:alert-ack":                  (ALERT,   "post", 403,      403),
+    "accounts:api-token-revoke":       (TOKEN,   "post", 302,      404),
+    "accounts-api:token-revoke":       (TOKEN,   "post", 200,      404),
+    "trading-api:trade-detail":        (TRADE,   "get",  200,      404),
+    "trading-api:trade-amend":         (TRADE,   "post", 400,      404),
+    "trading-api:trade-cancel":        (TRADE,   "post", 400,      404),
+    "trading-api:trade-approve":       (TRADE,   "post", 400,      404),
+    "trading-api:trade-reject":        (TRADE,   "post", 400,      404),
+    "trading-api:trade-valuation":     (TRADE,   "get",  200,      404),
+    "trading-api:venue-order-detail":  (ORDER,   "get",  200,      404),
+    "trading-api:venue-order-cancel":  (ORDER,   "post", 409,      404),
+    "trading-api:venue-order-replace": (ORDER,   "post", 400,      404),
+    "risk-api:run-detail":             (RUN,     "get",  200,      404),
+    "risk-api:run-results":            (RUN,     "get",  200,      404),
+    "risk-api:run-rerun":              (RUN,     "post", 403,      403),
+    "risk-api:limit-detail":           (LIMIT,   "get",  200,      404),
+    "risk-api:limit-versions":         (LIMIT,   "post", 403,      403),
+    "risk-api:limit-version-approve":  (VERSION, "post", 403,      403),
+    "risk-api:limit-version-reject":   (VERSION, "post", 403,      403),
+    "risk-api:alert-ack":              (ALERT,   "post", 403,      403),
+}
+# fmt: on
+# Redirect("<trade>"): to the trade's page; Redirect("<order>"): to the order's.
+DETAIL_PAGES = {
+    "<trade>": ("trading:trade-detail", TRADE),
+    "<order>": ("trading:venue-order-detail", ORDER),
+}
+# Every desk's reference data: the same answer for both traders (MATRIX has them).
+NOT_DESK_SCOPED = {
+    "trading:venue-contract",
+    "trading-api:counterparty-detail",
+    "trading-api:market-detail",
+    "trading-api:curve-detail",
+    "trading-api:venue-book",
+}
+
+
+def _names_with_object_kwargs() -> list[str]:
+    """Named URLs outside the admin whose route takes an argument."""
+    names: list[str] = []
+
+    def walk(resolver: URLResolver, namespace: str | None) -> None:
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                inner = namespace
+                if pattern.namespace:
+                    inner = f"{namespace}:{pattern.namespace}" if namespace else pattern.namespace
+                if inner != "admin":
+                    walk(pattern, inner)
+            elif pattern.name and pattern.pattern.regex.groups:
+                names.append(f"{namespace}:{pattern.name}" if namespace else pattern.name)
+
+    walk(get_resolver(), None)
+    return names
+
+
+@pytest.fixture
+def desk_a_objects(
+    trader, risk_manager, desk_a, django_capture_on_commit_callbacks
+) -> dict[str, int]:
+    """One of each desk object of desk A: a trade, a resting venue order, a risk run of the desk
+    whose VaR breaches the desk's limit (hence an alert), the limit's pending change, a token."""
+    call_command("seed_reference_data", verbosity=0, from_year=2025, to_year=2030)
+    days = business_days(6)
+    curve_history("eex-de-power", days, lambda i, k: Decimal("100") + (i % 3) + k)
+    fx_and_rates(days)
+    trade = book(trader)
+    checker = UserFactory(username="risk2", roles=[Role.RISK_MANAGER], desks=[desk_a])
+    terms = {"kind": LimitKind.VAR, "desk": desk_a, "method": "historical", "confidence": "0.95"}
+    first = limit_propose(user=risk_manager, amount="1", **terms)
+    limit_version_approve(user=checker, version=first)
+    with django_capture_on_commit_callbacks(execute=True):
+        run = risk_run_request(
+            user=risk_manager,
+            desk=desk_a,
+            parameters={"window": 5, "confidences": [0.95], "methods": ["historical"]},
+        )
+    pending = limit_change_propose(user=risk_manager, limit=first.limit, amount="2")
+    contract = contract_open(market=Market.objects.get(code="eex-de-power"), period_code="2029-03")
+    order = order_submit(
+        user=trader,
+        ticket=OrderTicket(
+            contract=contract.pk,
+            side="buy",
+            quantity=Decimal("1"),
+            price=Decimal("50"),
+            book="PEU-FLOW",
+        ),
+    ).order
+    return {
+        TRADE: trade.pk,
+        ORDER: order.pk,
+        RUN: run.pk,
+        LIMIT: first.limit_id,
+        VERSION: pending.pk,
+        ALERT: Alert.objects.get(desk=desk_a).pk,
+        TOKEN: api_token_create(user=trader, name="desk a").token.pk,
+    }
+
+
+def test_desk_scope_table_covers_every_object_url() -> None:
+    names = set(_names_with_object_kwargs())
+    unplaced = sorted(names - set(DESK_SCOPED) - NOT_DESK_SCOPED)
+    assert unplaced == [], f"Place these URL names in DESK_SCOPED or NOT_DESK_SCOPED: {unplaced}"
+    assert sorted(set(DESK_SCOPED) - names) == []
+
+
+def test_desk_scope_other_desk_trader_gets_404(
+    trader, other_desk_trader, desk_a_objects: dict[str, int]
+) -> None:
+    other, own = Client(), Client()
+    other.force_login(other_desk_trader)
+    own.force_login(trader)
+    # Sign-ins are audited: counted from here.
+    writes_before = (AuditEntry.objects.count(), Trade.objects.count(), Order.objects.count())
+    mismatches = []
+    # The other desk first: its requests must leave every object as it was for the own desk's.
+    for client, column in ((other, 3), (own, 2)):
+        for name, row in DESK_SCOPED.items():
+            kind, method = row[0], row[1]
+            kwarg = "token_id" if kind == TOKEN else "pk"
+            url = reverse(name, kwargs={kwarg: desk_a_objects[kind]})
+            response = getattr(client, method)(url)
+            expected = row[column]
+            if isinstance(expected, Redirect) and expected.path in DETAIL_PAGES:
+                page, detail_kind = DETAIL_PAGES[expected.path]
+                expected = Redirect(reverse(page, kwargs={"pk": desk_a_objects[detail_kind]}))
+            if not _matches(response, expected):
+                who = "other desk" if client is other else "own desk"
+                mismatches.append(
+                    f"{name} {method.upper()} ({who}): got {_describe(response)}, table {expected}"
+                )
+        if client is other:
+            writes_after = (
+                AuditEntry.objects.count(),
+                Trade.objects.count(),
+                Order.objects.count(),
+            )
+            assert writes_after == writes_before
+    assert not mismatches, "\n".join(mismatches)
