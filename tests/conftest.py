@@ -88,7 +88,12 @@ def other_desk_trader(desk_b):
 
 @pytest.fixture
 def risk_manager(desk_a, desk_b):
-    return UserFactory(username="risk", roles=[Role.RISK_MANAGER], desks=[desk_a, desk_b])
+    # With the firm view (the firm risk manager role), as demo-risk.
+    return UserFactory(
+        username="risk",
+        roles=[Role.RISK_MANAGER, Role.FIRM_RISK_MANAGER],
+        desks=[desk_a, desk_b],
+    )
 
 
 @pytest.fixture

@@ -31,6 +31,8 @@ class Role(models.TextChoices):
 
     TRADER = "trader", _("Trader")
     RISK_MANAGER = "risk_manager", _("Risk manager")
+    # Held with the risk manager role: the firm view (every desk's runs, firm figures, credit).
+    FIRM_RISK_MANAGER = "firm_risk_manager", _("Firm risk manager")
     COMPLIANCE_OFFICER = "compliance_officer", _("Compliance officer")
     FIELD_OPERATOR = "field_operator", _("Field operator")
     ADMINISTRATOR = "administrator", _("Administrator")
@@ -97,6 +99,7 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "accounts.view_trading_area",
         "trading.add_curvesnapshot",  # risk owns the curves that P&L and VaR are marked on
     ),
+    Role.FIRM_RISK_MANAGER: ("risk.view_firm_risk",),  # accounts migration 0008
     Role.COMPLIANCE_OFFICER: (
         "accounts.view_compliance_area",
         "compliance.view_auditentry",

@@ -98,7 +98,7 @@ class ResultRows(SafeCursorPagination):
 
 
 class RunListCreateView(generics.ListAPIView):
-    """Risk runs of your desks (and of every desk, for risk managers), newest first; POST
+    """Risk runs of your desks (and of every desk, for firm risk managers), newest first; POST
     starts one (risk managers)."""
 
     permission_classes = [CanReadRisk]
@@ -167,7 +167,7 @@ class RunDetailView(generics.RetrieveAPIView):
 
 class RunResultsView(APIView):
     """A run's figures (VaR and ES by desk, book, market, tenor), stress, credit exposure
-    (risk managers), backtests and limit checks — the rows of your desks."""
+    (firm risk managers), backtests and limit checks — the rows of your desks."""
 
     permission_classes = [CanReadRisk]
 

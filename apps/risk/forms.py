@@ -12,6 +12,7 @@ from apps.accounts.models import Desk
 from apps.accounts.permissions import desks_for_user
 from apps.risk.models import LimitKind, Method
 from apps.risk.parameters import FULL, MAX_HORIZON_DAYS
+from apps.risk.services import sees_firm
 from apps.trading.models import Book, Market, Unit
 from qenergyz.validators import PlainTextFormMixin
 
@@ -44,7 +45,7 @@ def apply_errors(form: forms.Form, error: ValidationError) -> None:
 
 
 class ScopeForm(PlainTextFormMixin, forms.Form):
-    """The dashboard's scope: one of the user's desks, or the firm (risk managers)."""
+    """The dashboard's scope: one of the user's desks, or the firm (firm risk managers)."""
 
     desk = forms.ChoiceField(label=pgettext_lazy("trading desk", "Desk"), required=False)
     horizon = forms.IntegerField(
@@ -61,7 +62,7 @@ class ScopeForm(PlainTextFormMixin, forms.Form):
         self.firm = firm
 
     def scope(self) -> tuple[bool, Any]:
-        """(valid, desk or None for the firm); without a choice, the firm for risk managers,
+        """(valid, desk or None for the firm); without a choice, the firm for firm risk managers,
         else the first desk. A desk that is not the user's is not valid (a 404)."""
         code = ""
         if self.is_bound and self.data.get("desk"):
@@ -133,9 +134,16 @@ class RunForm(PlainTextFormMixin, forms.Form):
     def __init__(self, *args: Any, user: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.desks = list(desks_for_user(user))
-        self.fields["desk"].choices = [("", _("Every desk"))] + [
-            (d.code, d.name) for d in self.desks
-        ]
+        self.firm = sees_firm(user)
+        every = [("", _("Every desk"))] if self.firm else []
+        self.fields["desk"].choices = every + [(d.code, d.name) for d in self.desks]
+
+    def clean_desk(self) -> str:
+        code = self.cleaned_data.get("desk") or ""
+        if not code and not self.firm:
+            # Every desk at once is the firm view's: a firm risk manager's run.
+            raise ValidationError(_("Choose one of your desks."))
+        return code
 
     def parameters(self) -> dict[str, Any]:
         """The run's parameters as typed: an option left empty keeps its default (an empty

@@ -118,6 +118,9 @@ class RiskRun(models.Model):
         ordering = ["-requested_at", "-id"]
         verbose_name = _("risk run")
         verbose_name_plural = _("risk runs")
+        # The firm view: runs of every desk, the firm's figures and credit exposure. Held by the
+        # firm risk manager role, not by every risk manager (apps.risk.services.sees_firm).
+        permissions = [("view_firm_risk", _("Can see the firm-wide risk view"))]
         indexes = [
             models.Index(fields=["desk", "-id"], name="riskrun_desk_id_idx"),
             models.Index(fields=["kind", "status", "-business_date"], name="riskrun_kind_idx"),

@@ -1,6 +1,7 @@
 """Reads of the risk app, scoped in one place: a user sees the runs, figures, limits and alerts
 of their desks; firm-wide figures (rows without a desk, runs of every desk, credit exposure by
-counterparty) are risk managers' only. `*_get_for_user` answers 404 for "missing" and "not
+counterparty) are firm risk managers' only (`sees_firm`, defined with the services that gate
+runs of every desk). `*_get_for_user` answers 404 for "missing" and "not
 yours" alike. Every read costs a fixed number of queries, whatever the number of rows.
 """
 
@@ -14,7 +15,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from apps.accounts.models import Desk, Role
-from apps.accounts.permissions import desks_for_user, has_role
+from apps.accounts.permissions import desks_for_user
 from apps.risk.inputs import versions_in_force
 from apps.risk.models import (
     Alert,
@@ -27,7 +28,7 @@ from apps.risk.models import (
     RiskRun,
     StressOutcome,
 )
-from apps.risk.services import alert_live_context
+from apps.risk.services import alert_live_context, sees_firm
 
 # Who opens the risk pages and API: the desks' traders (their desks' figures, read only) and
 # risk managers (who run, set limits and acknowledge).
@@ -35,12 +36,8 @@ VIEW_ROLES = (Role.TRADER, Role.RISK_MANAGER)
 HEADLINE_CONFIDENCE = Decimal("0.99")
 
 
-def sees_firm(user: Any) -> bool:
-    return has_role(user, Role.RISK_MANAGER)
-
-
 def _desk_scope(user: Any, field_name: str = "desk") -> Q:
-    """Rows of the user's desks, and firm rows (no desk) for risk managers."""
+    """Rows of the user's desks, and firm rows (no desk) for firm risk managers."""
     scope = Q(**{f"{field_name}__in": desks_for_user(user)})
     if sees_firm(user):
         scope |= Q(**{f"{field_name}__isnull": True})
@@ -152,7 +149,7 @@ class Dashboard:
 
 
 def dashboard(user: Any, desk: Desk | None, horizon: int = 1) -> Dashboard:
-    """The risk dashboard of one of the user's desks (or the firm, for risk managers): the
+    """The risk dashboard of one of the user's desks (or the firm, for firm risk managers): the
     latest figures, their history, limits and their use, top contributors, stress, backtest,
     credit exposure, open alerts and recent runs. A fixed number of queries.
 

@@ -84,6 +84,18 @@ def _require_desk(user: Any, desk: Desk) -> None:
         raise PermissionDenied(_("That desk is not one of yours."))
 
 
+def sees_firm(user: Any) -> bool:
+    """The firm view's one gatekeeper (selectors, pages, API, live events, runs of every desk):
+    a risk manager who also holds the firm risk manager role (risk.view_firm_risk). A risk
+    manager assigned to every desk without it still sees only those desks' rows."""
+    return has_role(user, Role.RISK_MANAGER) and user.has_perm("risk.view_firm_risk")
+
+
+def _require_firm(user: Any) -> None:
+    if not sees_firm(user):
+        raise PermissionDenied(_("Only a firm risk manager may run every desk."))
+
+
 # --- Risk runs: request ---------------------------------------------------------------------------
 
 
@@ -97,7 +109,7 @@ def risk_run_request(
 ) -> RiskRun:
     """Queue a run of `desk` (every desk when None) for `business_date` (today by default) and
     enqueue it on the `risk` queue after the commit. `user` None is the system (schedule,
-    bookings); a person must be a risk manager of the desk (all desks: a risk manager).
+    bookings); a person must be a risk manager of the desk (all desks: a firm risk manager).
 
     Parameters are validated first (ValidationError with field messages, nothing written).
     An end-of-day run counts the trades booked by the end of its day; the others those booked
@@ -106,6 +118,8 @@ def risk_run_request(
         _require_risk_manager(user)
         if desk is not None:
             _require_desk(user, desk)
+        else:
+            _require_firm(user)
     base = INCREMENTAL if kind == RunKind.INCREMENTAL else FULL
     params = parameters_clean(parameters, base=base)
     today = timezone.now().date()
@@ -150,6 +164,8 @@ def risk_run_rerun(*, user: User, run: RiskRun) -> RiskRun:
     _require_risk_manager(user)
     if run.desk is not None:
         _require_desk(user, run.desk)
+    else:
+        _require_firm(user)
     original = run.source_run if run.kind == RunKind.RERUN and run.source_run else run
     snapshot = RiskRunSnapshot.objects.filter(run=original).only("arrays", "digest").first()
     if snapshot is None:

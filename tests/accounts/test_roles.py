@@ -53,7 +53,7 @@ def test_role_groups_exist_after_migrations_with_their_permissions():
 def test_role_groups_ensure_is_idempotent_and_matches_the_map():
     role_groups_ensure()
     role_groups_ensure()
-    assert Group.objects.filter(name__in=Role.values).count() == 5
+    assert Group.objects.filter(name__in=Role.values).count() == 6
     for role in Role.values:
         assert _permissions(Group.objects.get(name=role)) == set(ROLE_PERMISSIONS[role])
 
@@ -99,6 +99,7 @@ def test_user_save_makes_compliance_officers_and_administrators_staff_and_no_one
     assert staff == {
         "trader": False,
         "risk_manager": False,
+        "firm_risk_manager": False,
         "compliance_officer": True,
         "field_operator": False,
         "administrator": True,

@@ -40,7 +40,7 @@ def test_seed_demo_creates_desks_and_the_demo_users_with_roles_regions_and_desks
         "demo-trader": ("US", "en", ["trader"]),
         "demo-trader-me": ("ME", "ar", ["trader"]),
         "demo-trader-eu": ("EU", "en", ["trader"]),
-        "demo-risk": ("UK", "en", ["risk_manager"]),
+        "demo-risk": ("UK", "en", ["firm_risk_manager", "risk_manager"]),
         "demo-risk-2": ("UK", "en", ["risk_manager"]),
         "demo-compliance": ("EU", "", ["compliance_officer"]),
         "demo-compliance-2": ("EU", "", ["compliance_officer"]),

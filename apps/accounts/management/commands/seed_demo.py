@@ -28,6 +28,7 @@ class DemoUser:
     language: str
     desks: tuple[str, ...]
     is_staff: bool = False
+    also: tuple[str, ...] = ()  # further roles held with `role`
 
 
 DESKS = (
@@ -45,7 +46,17 @@ USERS = (
         "demo-trader-me", "Omar", "Haddad", Role.TRADER, Region.MIDDLE_EAST, "ar", ("crude-me",)
     ),
     DemoUser("demo-trader-eu", "Elena", "Weber", Role.TRADER, Region.EU, "en", ("power-eu",)),
-    DemoUser("demo-risk", "Rita", "Risk", Role.RISK_MANAGER, Region.UK, "en", ALL_DESKS),
+    # The firm view needs the firm risk manager role: demo-risk-2 has every desk but not it.
+    DemoUser(
+        "demo-risk",
+        "Rita",
+        "Risk",
+        Role.RISK_MANAGER,
+        Region.UK,
+        "en",
+        ALL_DESKS,
+        also=(Role.FIRM_RISK_MANAGER,),
+    ),
     DemoUser("demo-risk-2", "Ravi", "Shah", Role.RISK_MANAGER, Region.UK, "en", ALL_DESKS),
     DemoUser(
         "demo-compliance",
@@ -126,7 +137,7 @@ class Command(BaseCommand):
             services.user_save(
                 actor=None,
                 user=user,
-                groups=[groups[demo.role]],
+                groups=[groups[role] for role in (demo.role, *demo.also)],
                 desks=[desks[code] for code in demo.desks],
             )
             if password:
