@@ -311,16 +311,54 @@ def test_crafted_arabic_reason_is_accepted(seeded, trader):
     )
 
 
-def test_crafted_trade_form_refuses_escape_in_reason(seeded, trader):
+def test_crafted_trade_page_refuses_escape_in_reason(seeded, trader):
     client = _client(trader)
     _post_json(client, TRADES, PAYLOAD)
     trade = Trade.objects.get()
     response = client.post(
         f"/trading/trades/{trade.pk}/cancel/", {"version": "1", "reason": "ok\x1b]0;pwned\x07"}
     )
+    assert response.status_code == 400
     trade.refresh_from_db()
     assert trade.status == "booked"
-    assert response.status_code in (200, 302, 400)
+    assert TEXT_ERROR[0] in response.content.decode()
+
+
+FORM = {
+    "deal_type": "physical_fixed",
+    "book": "PEU-FLOW",
+    "counterparty": "NORDWIND",
+    "side": "buy",
+    "market": "eex-de-power",
+    "period": "2026-03",
+    "profile": "base",
+    "quantity": "10",
+    "price": "85.50",
+    "currency": "EUR",
+    "trade_date": "2026-01-15",
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("trade_date", "0001-01-01", "Enter a date between 1990-01-01 and 2100-12-31."),
+        ("trade_date", "1900-01-01", "Enter a date between 1990-01-01 and 2100-12-31."),
+        ("quantity", "１０", "Enter a number in plain digits, such as 1000 or -12.5."),
+        ("price", "1_000", "Enter a number in plain digits, such as 1000 or -12.5."),
+    ],
+)
+def test_crafted_trade_page_form_errors(seeded, trader, field, value, message):
+    response = _client(trader).post("/trading/trades/new/", {**FORM, field: value})
+    assert response.status_code == 400
+    assert response.context["form"].errors == {field: [message]}
+    assert Trade.objects.count() == 0
+
+
+def test_crafted_trade_page_books_plain_input(seeded, trader):
+    response = _client(trader).post("/trading/trades/new/", FORM)
+    assert response.status_code == 302
+    assert Trade.objects.count() == 1
 
 
 # --- Curve upload and login ---------------------------------------------------------------------
@@ -435,3 +473,64 @@ def test_crafted_fx_upload_date_out_of_range_is_refused(db):
     )
     assert [e.line for e in result.errors] == [2, 3]
     assert FxRate.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("amount", "1_000", "Enter a number."),
+        ("amount", "１０٠٠", "Enter a number."),
+        ("confidence", "0.9_5", "The confidence lies strictly between 0 and 1."),
+        ("warning_level", "٠.٨", "Enter a number."),
+    ],
+)
+def test_crafted_risk_limit_amounts_in_plain_digits_only(
+    seeded, risk_manager, field, value, message
+):
+    from apps.risk.models import LimitVersion
+
+    body = {
+        "kind": "var",
+        "desk": "power-eu",
+        "method": "historical",
+        "confidence": "0.95",
+        "amount": "1000",
+        field: value,
+    }
+    response = _post_json(_client(risk_manager), "/api/v1/risk/limits/", body)
+    assert response.status_code == 400
+    assert response.json()[field] == [message]
+    assert LimitVersion.objects.count() == 0
+
+
+# --- The shared parser and checks ---------------------------------------------------------------
+
+
+def test_crafted_parse_decimal_reads_plain_digits_only():
+    from decimal import Decimal
+
+    from qenergyz.validators import parse_decimal
+
+    assert [parse_decimal(t) for t in ("10", " -12.5 ", "+.5", "7.", 3)] == [
+        Decimal("10"),
+        Decimal("-12.5"),
+        Decimal("0.5"),
+        Decimal("7"),
+        Decimal("3"),
+    ]
+    refused = []
+    for text in ("１０", "1_000", "1e3", "NaN", "Infinity", "1.2.3", "", "٣", "--1", True, 1.5):
+        try:
+            parse_decimal(text)
+        except ValueError:
+            refused.append(text)
+    assert len(refused) == 11
+
+
+def test_crafted_text_check_refuses_controls_and_overrides_only():
+    from qenergyz.validators import text_is_plain
+
+    plain = ["مرحبا بالعالم", "line one\nline two\ttab\r\n", "שלום", "a\u200fb\u200e\u061c"]
+    crafted = ["\x00", "\x1b[0m", "\x7f", "\x85", "\u202a", "\u202e", "\u2066", "\u2069"]
+    assert [text_is_plain(t) for t in plain] == [True] * 4
+    assert [text_is_plain(t) for t in crafted] == [False] * 8
