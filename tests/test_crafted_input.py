@@ -534,3 +534,11 @@ def test_crafted_text_check_refuses_controls_and_overrides_only():
     crafted = ["\x00", "\x1b[0m", "\x7f", "\x85", "\u202a", "\u202e", "\u2066", "\u2069"]
     assert [text_is_plain(t) for t in plain] == [True] * 4
     assert [text_is_plain(t) for t in crafted] == [False] * 8
+
+
+def test_crafted_keyset_pages_read_ascii_digits_only(seeded, trader, risk_manager):
+    # "²".isdigit() is True, int("²") a ValueError: both pages once answered 500.
+    venue = _client(trader).get("/trading/venue/orders/", {"before": "²"})
+    runs = _client(risk_manager).get("/risk/runs/", {"before": "²"})
+    huge = _client(trader).get("/trading/venue/orders/", {"before": "9" * 40})
+    assert (venue.status_code, runs.status_code, huge.status_code) == (200, 200, 200)

@@ -129,7 +129,7 @@ def my_orders(request: HttpRequest) -> HttpResponse:
     """Your desks' orders, newest first, a page at a time (keyset on the id)."""
     orders = service.orders_for_user(request.user)
     before = request.GET.get("before", "")
-    if before.isdigit():
+    if before.isascii() and before.isdigit():  # str.isdigit() is true of "²" too
         orders = orders.filter(pk__lt=int(before))
     page = list(orders.order_by("-id")[: ORDERS_PAGE_SIZE + 1])
     more = len(page) > ORDERS_PAGE_SIZE
