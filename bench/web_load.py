@@ -116,7 +116,7 @@ def _setup() -> tuple[str, str, str]:
     token = api_token_create(user=trader, name="load").plaintext
     client = Client()
     client.force_login(trader)  # a session row the server reads (same SECRET_KEY)
-    return trader.username, token, client.cookies["sessionid"].value
+    return trader.username, token, client.session.session_key
 
 
 def _free_port() -> int:
@@ -249,7 +249,7 @@ def _measure(database_url: str, args: Any) -> int:
                 (
                     "GET /trading/blotter/ (signed-in page)",
                     "/trading/blotter/",
-                    {**proxied, "Cookie": f"sessionid={session}"},
+                    {**proxied, "Cookie": f"__Host-sessionid={session}"},  # DEBUG off
                     (),
                 ),
             ]

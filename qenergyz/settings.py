@@ -207,7 +207,18 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
-AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+# Progressive: 15 minutes (AXES_COOLOFF_MINUTES) at the first lockout, 1 hour at the second
+# and 24 hours from the third within a day, per account and address (apps.accounts.lockout).
+AXES_COOLOFF_TIERS = (
+    timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15)),
+    timedelta(hours=1),
+    timedelta(hours=24),
+)
+AXES_COOLOFF_TIME = "apps.accounts.lockout.lockout_cool_off"
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # the lockouts counted for the tiers
+# An attempt while locked out neither restarts the cool-off nor counts as another lockout:
+# the tiers lengthen it instead.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
@@ -215,6 +226,7 @@ AXES_HTTP_RESPONSE_CODE = 429
 AXES_IPWARE_PROXY_COUNT = env.int("PROXY_COUNT", default=0)
 
 OTP_TOTP_ISSUER = "Qenergyz"
+OTP_ADMIN_HIDE_SENSITIVE_DATA = True  # no one reads a device's secret key in the admin
 
 API_TOKEN_LIFETIME = timedelta(days=env.int("API_TOKEN_LIFETIME_DAYS", default=90))
 
@@ -361,6 +373,11 @@ if not DEBUG:
     SECURE_HSTS_PRELOAD = True
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    # __Host-: the browser accepts them only over https, for this exact host and path "/", so
+    # no subdomain or plain-http page can set or shadow them. (htmx sends the CSRF token from
+    # the page, hx-headers on <body>, never reads this cookie.)
+    SESSION_COOKIE_NAME = "__Host-sessionid"
+    CSRF_COOKIE_NAME = "__Host-csrftoken"
     LANGUAGE_COOKIE_SECURE = True
 
 # --- Logging -----------------------------------------------------------------------------------

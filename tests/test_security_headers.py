@@ -120,7 +120,9 @@ def test_security_headers_plain_http_is_sent_to_https(responses):
 def test_security_headers_login_cookie_is_secure(responses):
     # The login form sets the CSRF cookie: https only; readable by no script but ours
     # (CSRF_COOKIE_HTTPONLY is off by design: see settings).
-    assert responses["login"]["cookies"] == {"csrftoken": {"secure": True, "httponly": False}}
+    assert responses["login"]["cookies"] == {
+        "__Host-csrftoken": {"secure": True, "httponly": False}
+    }
 
 
 class _InlineCode(HTMLParser):

@@ -112,10 +112,10 @@ def test_lockout_is_released_after_the_cool_off(client, trader):
     for _ in range(5):
         _fail(client)
     assert client.post(LOGIN, {"username": "trader", "password": PASSWORD}).status_code == 429
-    # The cool-off has passed: the stored attempt is older than AXES_COOLOFF_TIME.
+    # The cool-off has passed: the stored attempt is older than the first cool-off tier.
     attempt = AccessAttempt.objects.get(username="trader")
     AccessAttempt.objects.filter(pk=attempt.pk).update(
-        attempt_time=attempt.attempt_time - settings.AXES_COOLOFF_TIME - timedelta(seconds=1)
+        attempt_time=attempt.attempt_time - settings.AXES_COOLOFF_TIERS[0] - timedelta(seconds=1)
     )
     response = client.post(LOGIN, {"username": "trader", "password": PASSWORD})
     assert response.status_code == 302
@@ -127,7 +127,7 @@ def test_lockout_just_before_the_cool_off_ends_still_refuses(client, trader):
         _fail(client)
     attempt = AccessAttempt.objects.get(username="trader")
     AccessAttempt.objects.filter(pk=attempt.pk).update(
-        attempt_time=attempt.attempt_time - settings.AXES_COOLOFF_TIME + timedelta(seconds=30)
+        attempt_time=attempt.attempt_time - settings.AXES_COOLOFF_TIERS[0] + timedelta(seconds=30)
     )
     assert client.post(LOGIN, {"username": "trader", "password": PASSWORD}).status_code == 429
 
