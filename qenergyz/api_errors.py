@@ -80,12 +80,13 @@ def add_error_responses(
                 continue
             responses = operation.setdefault("responses", {})
             for status in _statuses(operation):
-                declared = responses.get(status)
-                if declared is None:
-                    responses[status] = _response(status)
-                elif "content" not in declared:
-                    # A view's own description of the case, with the body every error has.
-                    declared["content"] = _response(status)["content"]
+                responses.setdefault(status, _response(status))
+            for status, declared in responses.items():
+                if status.startswith("4") and "content" not in declared:
+                    # A view's own description of its error, with the body every error has.
+                    declared["content"] = _json(
+                        FIELD_ERRORS_SCHEMA_NAME if status == "400" else ERROR_SCHEMA_NAME
+                    )
     return result
 
 

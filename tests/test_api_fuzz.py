@@ -127,7 +127,7 @@ def _run_operation(
 
 
 @pytest.mark.usefixtures("wsgi_in_test_transaction")
-def test_api_fuzz_no_server_error_and_schema_holds(fuzz_token: str) -> None:
+def test_api_fuzz_no_server_error_and_schema_holds(fuzz_token: str, capsys: Any) -> None:
     headers = {"Authorization": f"Token {fuzz_token}", "Host": "localhost"}
     # The schema as a client reads it: from the running application, with the token.
     schema = schemathesis.openapi.from_wsgi(
@@ -146,8 +146,43 @@ def test_api_fuzz_no_server_error_and_schema_holds(fuzz_token: str) -> None:
             sent, found = _run_operation(operation, mode, headers)
             examples += sent
             failures.update(found)
-    print(f"API fuzz: {len(operations)} operations, {examples} examples")
-    for label, (reason, _shape) in KNOWN_OPEN.items():
-        print(f"API fuzz: left out of {label}: {reason}")
+    with capsys.disabled():  # in every run's output (CI's log), not only on failure
+        print(f"\nAPI fuzz: {len(operations)} operations, {examples} examples")
+        for label, (reason, _shape) in KNOWN_OPEN.items():
+            print(f"API fuzz: left out of {label}: {reason}")
     assert not_run == [], f"time budget spent before: {not_run}"
     assert failures == {}, "\n\n".join(f"{title}\n{details}" for title, details in failures.items())
+
+
+def test_api_schema_declares_shared_errors_once(client, trader) -> None:
+    client.force_login(trader)
+    schema = client.get("/api/schema/?format=json").json()
+    me = schema["paths"]["/api/v1/me/"]["get"]["responses"]
+    assert sorted(me) == ["200", "401", "403", "429"]
+    assert me["429"]["headers"] == {"Retry-After": {"schema": {"type": "integer", "minimum": 1}}}
+    booking = schema["paths"]["/api/v1/trades/"]["post"]["responses"]
+    # The view's own errors kept, given the error body; 413 added for its body.
+    assert sorted(booking) == ["201", "400", "401", "403", "404", "409", "413", "422", "429"]
+    assert booking["409"]["description"] == "Stale version, or a status that forbids it."
+    assert booking["409"]["content"] == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+    }
+    trade = schema["paths"]["/api/v1/trades/{id}/"]["get"]["responses"]
+    assert sorted(trade) == ["200", "401", "403", "404", "429"]
+    assert trade["404"]["content"] == {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Error"}}
+    }
+    assert schema["components"]["schemas"]["Error"]["required"] == ["detail"]
+    counterparty = schema["components"]["schemas"]["Counterparty"]["properties"]
+    assert counterparty["internal_entity"]["nullable"] is True
+
+
+def test_api_unresolved_path_is_json_404(client, trader) -> None:
+    client.force_login(trader)
+    response = client.get("/api/v1/trades/not-a-number/")
+    assert response.status_code == 404
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found.", "code": "not_found"}
+    page = client.get("/trading/trades/not-a-number/")
+    assert page.status_code == 404
+    assert "Page not found" in page.text
