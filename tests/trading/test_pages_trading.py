@@ -439,7 +439,7 @@ def test_deal_capture_unparseable_quantity_is_field_error(trader):
     assert response.status_code == 400
     assert Trade.objects.count() == 0
     field = response.text.split('class="field field-quantity"')[1].split("</div>")[0]
-    assert "A valid number is required." in field
+    assert "Enter a number in plain digits, such as 1000 or -12.5." in field
 
 
 def test_deal_capture_blocked_shows_reason_and_leaves_position_unchanged(trader):

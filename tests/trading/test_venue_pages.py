@@ -113,7 +113,7 @@ def test_ticket_books_a_cross_and_returns_to_the_book(client_a, client_b, contra
         ({"quantity": "0"}, "The quantity must be a number greater than zero."),
         ({"quantity": "-2"}, "The quantity must be a number greater than zero."),
         ({"quantity": "2.5"}, "The quantity must be a whole number of lots of 1."),
-        ({"price": "abc"}, "A valid number is required."),
+        ({"price": "abc"}, "Enter a number in plain digits, such as 1000 or -12.5."),
         ({"contract": "999999"}, "This contract takes no orders: unknown, or its trading ended."),
         ({"book": "GUS-FLOW"}, "Select a valid choice."),
         ({"order_type": "market"}, "A market order has no price: it takes the best prices."),
