@@ -1,4 +1,5 @@
-"""Helpers of the MFA pages: the enrolment QR code and the "verified session" gate."""
+"""Helpers of the MFA pages: the enrolment QR code, the "verified session" gate, and the
+re-authentication that changing or removing the second factor asks for."""
 
 from base64 import b32encode
 from collections.abc import Callable
@@ -6,12 +7,19 @@ from functools import wraps
 from typing import Any
 
 import segno
+from django import forms
+from django.contrib.auth import authenticate
 from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlencode
+from django.utils.translation import gettext_lazy as _
 from django_otp import user_has_device
 from django_otp.plugins.otp_totp.models import TOTPDevice
+
+from apps.accounts import services
+from apps.accounts.forms import MFAVerifyForm
 
 
 def totp_qr_data_uri(device: TOTPDevice) -> str:
@@ -55,3 +63,46 @@ def verified_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRe
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+class MFAReauthForm(MFAVerifyForm):
+    """The password and a current second-factor code, asked again before the second factor is
+    changed or removed (ASVS 7.5.1): a session left open must not be enough to replace it."""
+
+    password = forms.CharField(
+        label=_("Your password"),
+        strip=False,
+        max_length=4096,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
+    )
+    field_order = ["password", "code"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # Not the page's first field here, as it is on the sign-in step.
+        self.fields["code"].widget.attrs.pop("autofocus", None)
+
+
+def reauthenticate(request: HttpRequest, form: MFAReauthForm) -> bool:
+    """Whether the signed-in user proved both factors again; else the form carries the errors.
+
+    The password goes through `authenticate`, so a wrong one counts towards the lockout (and is
+    audited as a failed sign-in) like one at the login page; the code is checked, throttled and
+    (a backup code) used up as at the second step of signing in. The code is not tried when the
+    password is wrong.
+    """
+    if not form.is_valid():
+        return False
+    user = request.user
+    checked = authenticate(
+        request, username=user.get_username(), password=form.cleaned_data["password"]
+    )
+    if checked is None or checked.pk != user.pk:
+        form.add_error("password", _("That password is not correct."))
+        return False
+    try:
+        services.mfa_verify(user=user, code=form.cleaned_data["code"])
+    except ValidationError as exc:
+        form.add_error("code", exc)
+        return False
+    return True

@@ -21,6 +21,8 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 from apps.accounts import services
 from apps.accounts.forms import ApiTokenForm, LoginForm, MFAVerifyForm, TOTPConfirmForm
 from apps.accounts.mfa import (
+    MFAReauthForm,
+    reauthenticate,
     safe_next,
     second_factor_redirect,
     totp_qr_data_uri,
@@ -161,22 +163,31 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/mfa_verify.html", {"form": form, "next": next_url})
 
 
-@never_cache
-@verified_required
-def mfa_manage(request: HttpRequest) -> HttpResponse:
+def _manage_page(request: HttpRequest, form: MFAReauthForm) -> HttpResponse:
     user = request.user
     context = {
         "totp_device": TOTPDevice.objects.filter(user=user, confirmed=True).first(),
         "backup_device": BackupCodeDevice.objects.filter(user=user, confirmed=True).first(),
+        "form": form,
     }
     return render(request, "accounts/mfa_manage.html", context)
+
+
+@never_cache
+@verified_required
+def mfa_manage(request: HttpRequest) -> HttpResponse:
+    return _manage_page(request, MFAReauthForm())
 
 
 @never_cache
 @require_POST
 @verified_required
 def mfa_backup_codes(request: HttpRequest) -> HttpResponse:
-    """Make new backup codes (the old ones stop working) and show them, once."""
+    """Make new backup codes (the old ones stop working) and show them, once: after the
+    password and a current code are given again."""
+    form = MFAReauthForm(request.POST)
+    if not reauthenticate(request, form):
+        return _manage_page(request, form)
     try:
         codes = services.mfa_backup_codes_regenerate(user=request.user)
     except ValidationError as exc:
@@ -189,13 +200,15 @@ def mfa_backup_codes(request: HttpRequest) -> HttpResponse:
 @never_cache
 @verified_required
 def mfa_remove(request: HttpRequest) -> HttpResponse:
-    """GET asks for confirmation; POST removes the app and the backup codes."""
-    if request.method == "POST":
+    """GET asks for confirmation, the password and a current code; POST with them removes the
+    app and the backup codes."""
+    form = MFAReauthForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and reauthenticate(request, form):
         services.mfa_devices_remove(user=request.user)
         request.session.pop(DEVICE_ID_SESSION_KEY, None)
         messages.success(request, _("Two-factor authentication was removed from your account."))
         return redirect("home")
-    return render(request, "accounts/mfa_remove.html")
+    return render(request, "accounts/mfa_remove.html", {"form": form})
 
 
 @never_cache

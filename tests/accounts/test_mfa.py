@@ -10,7 +10,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts.models import BackupCode, BackupCodeDevice, backup_code_hashes
 from apps.compliance.models import AuditEntry
-from tests.accounts.conftest import confirmed_device, totp_code
+from tests.accounts.conftest import audit_actions, confirmed_device, totp_code
 from tests.conftest import login_verified
 from tests.factories import PASSWORD
 
@@ -236,7 +236,9 @@ def test_regenerate_backup_codes_replaces_the_old_ones_and_audits(administrator)
     client = Client()
     _sign_in(client, "admin")
     old_codes = _enrol(client, administrator)
-    response = client.post("/accounts/mfa/backup-codes/")
+    response = client.post(
+        "/accounts/mfa/backup-codes/", {"password": PASSWORD, "code": old_codes[1]}
+    )
     assert response.status_code == 200
     new_codes = [code.decode() for code in CODE_RE.findall(response.content)]
     assert len(new_codes) == 10
@@ -282,9 +284,9 @@ def test_remove_device_needs_verified_session(client, trader):
 def test_remove_device_removes_app_and_codes_and_audits(administrator):
     client = Client()
     _sign_in(client, "admin")
-    _enrol(client, administrator)
+    codes = _enrol(client, administrator)
     assert client.get("/accounts/mfa/remove/").status_code == 200
-    response = client.post("/accounts/mfa/remove/")
+    response = client.post("/accounts/mfa/remove/", {"password": PASSWORD, "code": codes[0]})
     assert response.status_code == 302
     assert not TOTPDevice.objects.filter(user=administrator).exists()
     assert not BackupCodeDevice.objects.filter(user=administrator).exists()
@@ -293,6 +295,7 @@ def test_remove_device_removes_app_and_codes_and_audits(administrator):
     assert client.get("/admin/")["Location"] == SETUP + "?next=%2Fadmin%2F"
     entry = AuditEntry.objects.get(action="accounts.mfa_device_removed")
     assert entry.actor_id == administrator.pk
+    assert "accounts.mfa_backup_code_used" in audit_actions()
     assert len(entry.payload["totp_devices"]) == 1
     assert len(entry.payload["backup_code_devices"]) == 1
 
@@ -317,3 +320,81 @@ def test_mfa_pages_need_sign_in(client):
         assert response["Location"].startswith(
             settings.LOGIN_URL.replace("accounts:", "/accounts/")
         )
+
+
+# --- Changing or removing the second factor asks for both factors again ------------------------
+REMOVE = "/accounts/mfa/remove/"
+REGENERATE = "/accounts/mfa/backup-codes/"
+
+
+def _enrolled_admin(administrator) -> tuple[Client, list[str]]:
+    client = Client()
+    _sign_in(client, "admin")
+    return client, _enrol(client, administrator)
+
+
+def test_remove_without_password_and_code_removes_nothing(administrator):
+    client, _codes = _enrolled_admin(administrator)
+    response = client.post(REMOVE)
+    assert response.status_code == 200
+    assert response.context["form"].errors == {
+        "password": ["This field is required."],
+        "code": ["This field is required."],
+    }
+    assert TOTPDevice.objects.filter(user=administrator, confirmed=True).count() == 1
+    assert not AuditEntry.objects.filter(action="accounts.mfa_device_removed").exists()
+
+
+def test_remove_with_wrong_password_removes_nothing_and_keeps_the_code(administrator):
+    client, codes = _enrolled_admin(administrator)
+    response = client.post(REMOVE, {"password": "not-the-password", "code": codes[0]})
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"password": ["That password is not correct."]}
+    assert TOTPDevice.objects.filter(user=administrator).count() == 1
+    assert BackupCode.objects.filter(used_at__isnull=True).count() == 10  # code not tried
+    assert audit_actions(action__startswith="accounts.login")[-1] == "accounts.login_failed"
+
+
+def test_remove_with_wrong_code_removes_nothing(administrator):
+    client, _codes = _enrolled_admin(administrator)
+    response = client.post(REMOVE, {"password": PASSWORD, "code": "aaaaa-aaaaa"})
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"code": ["That code is not valid."]}
+    assert TOTPDevice.objects.filter(user=administrator).count() == 1
+    assert BackupCode.objects.count() == 10
+
+
+def test_remove_with_app_code_and_password_removes(administrator):
+    client, _codes = _enrolled_admin(administrator)
+    device = TOTPDevice.objects.get(user=administrator)
+    code = totp_code(device, steps_ahead=1)  # the enrolment used this step's code
+    response = client.post(REMOVE, {"password": PASSWORD, "code": code})
+    assert response.status_code == 302
+    assert not TOTPDevice.objects.filter(user=administrator).exists()
+
+
+def test_remove_page_asks_for_password_and_code(administrator):
+    client, _codes = _enrolled_admin(administrator)
+    content = client.get(REMOVE).content
+    assert b'name="password"' in content
+    assert b'autocomplete="current-password"' in content
+    assert b'name="code"' in content
+
+
+def test_regenerate_with_wrong_password_keeps_the_old_codes(administrator):
+    client, codes = _enrolled_admin(administrator)
+    hashes = sorted(BackupCode.objects.values_list("code_hash", flat=True))
+    response = client.post(REGENERATE, {"password": "not-the-password", "code": codes[0]})
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"password": ["That password is not correct."]}
+    assert b"Backup codes left" in response.content  # the manage page, with the errors
+    assert sorted(BackupCode.objects.values_list("code_hash", flat=True)) == hashes
+    assert not AuditEntry.objects.filter(action="accounts.mfa_backup_codes_regenerated").exists()
+
+
+def test_regenerate_without_code_keeps_the_old_codes(administrator):
+    client, _codes = _enrolled_admin(administrator)
+    response = client.post(REGENERATE, {"password": PASSWORD})
+    assert response.status_code == 200
+    assert response.context["form"].errors == {"code": ["This field is required."]}
+    assert BackupCode.objects.filter(used_at__isnull=True).count() == 10
