@@ -217,10 +217,12 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404,         ADMIN_LOGIN, 200,         MFA_SETUP)),
     "admin:view_on_site":          ({"content_type_id": 0, "object_id": 0},
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 404,         ADMIN_LOGIN, 404,         MFA_SETUP)),
+    # A device's secret key (its config URL, its QR code) is shown to no one, superusers too
+    # (OTP_ADMIN_HIDE_SENSITIVE_DATA).
     "admin:otp_totp_totpdevice_config": (_admin_device,
-                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         ADMIN_LOGIN, 200,         MFA_SETUP)),
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         ADMIN_LOGIN, 403,         MFA_SETUP)),
     "admin:otp_totp_totpdevice_qrcode": (_admin_device,
-                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         ADMIN_LOGIN, 200,         MFA_SETUP)),
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         ADMIN_LOGIN, 403,         MFA_SETUP)),
     "admin:auth_user_password_change": ({"id": 0},
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         ADMIN_LOGIN, 404,         MFA_SETUP)),
     "admin:compliance_auditentry_verify": (None,
