@@ -10,6 +10,8 @@ mode, a deterministic seed (hypothesis' derandomize), no example database, and a
 budget after which the remaining operations are reported as not run (and fail the test).
 """
 
+import importlib
+import inspect
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
@@ -22,6 +24,7 @@ from django.core.signals import request_finished, request_started
 from django.db import close_old_connections
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
+from rest_framework import serializers
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.generation import GenerationMode
@@ -39,6 +42,13 @@ from tests.trading.factories import trade_terms
 
 EXAMPLES_PER_OPERATION = 8  # per generation mode
 TIME_BUDGET_SECONDS = 200
+RISK_PREFIX = "/api/v1/risk/"
+SERIALIZER_MODULES = [
+    "apps.accounts.serializers",
+    "apps.trading.serializers",
+    "apps.trading.venue_serializers",
+    "apps.risk.serializers",
+]
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
@@ -71,7 +81,9 @@ def wsgi_in_test_transaction() -> Iterator[None]:
 
 
 @pytest.fixture
-def fuzz_token(trader, settings: Any) -> str:
+def fuzz_tokens(trader, risk_manager, settings: Any) -> dict[str, str]:
+    """Real API tokens: desk A's trader for every operation, and a risk manager for the risk
+    operations (a trader's risk writes stop at the role's 403, before their bodies are read)."""
     call_command("seed_reference_data", verbosity=0)
     # Data to answer with: a booked trade (and the risk run its booking starts), so that the
     # fuzzer's reads return real rows to hold against the schema (nullable fields included).
@@ -83,7 +95,10 @@ def fuzz_token(trader, settings: Any) -> str:
         **settings.REST_FRAMEWORK,
         "DEFAULT_THROTTLE_RATES": dict.fromkeys(rates, "100000/min"),
     }
-    return api_token_create(user=trader, name="fuzz").plaintext
+    return {
+        "trader": api_token_create(user=trader, name="fuzz").plaintext,
+        "risk_manager": api_token_create(user=risk_manager, name="fuzz").plaintext,
+    }
 
 
 def _run_operation(
@@ -127,11 +142,14 @@ def _run_operation(
 
 
 @pytest.mark.usefixtures("wsgi_in_test_transaction")
-def test_api_fuzz_no_server_error_and_schema_holds(fuzz_token: str, capsys: Any) -> None:
-    headers = {"Authorization": f"Token {fuzz_token}", "Host": "localhost"}
+def test_api_fuzz_no_server_error_and_schema_holds(
+    fuzz_tokens: dict[str, str], capsys: Any
+) -> None:
+    as_trader = {"Authorization": f"Token {fuzz_tokens['trader']}", "Host": "localhost"}
+    as_risk = {"Authorization": f"Token {fuzz_tokens['risk_manager']}", "Host": "localhost"}
     # The schema as a client reads it: from the running application, with the token.
     schema = schemathesis.openapi.from_wsgi(
-        "/api/schema/?format=json", application, headers=headers
+        "/api/schema/?format=json", application, headers=as_trader
     )
     operations = [result.ok() for result in schema.get_all_operations()]
     failures: dict[str, str] = {}
@@ -142,12 +160,20 @@ def test_api_fuzz_no_server_error_and_schema_holds(fuzz_token: str, capsys: Any)
         if time.monotonic() - started > TIME_BUDGET_SECONDS:
             not_run.append(operation.label)
             continue
-        for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
-            sent, found = _run_operation(operation, mode, headers)
-            examples += sent
-            failures.update(found)
+        users = [as_trader]
+        if operation.path.startswith(RISK_PREFIX):
+            users.append(as_risk)
+        for headers in users:
+            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
+                sent, found = _run_operation(operation, mode, headers)
+                examples += sent
+                failures.update(found)
     with capsys.disabled():  # in every run's output (CI's log), not only on failure
-        print(f"\nAPI fuzz: {len(operations)} operations, {examples} examples")
+        risk = sum(operation.path.startswith(RISK_PREFIX) for operation in operations)
+        print(
+            f"\nAPI fuzz: {len(operations)} operations, {examples} examples"
+            f" (every operation as a trader, the {risk} risk operations also as a risk manager)"
+        )
         for label, (reason, _shape) in KNOWN_OPEN.items():
             print(f"API fuzz: left out of {label}: {reason}")
     assert not_run == [], f"time budget spent before: {not_run}"
@@ -186,3 +212,20 @@ def test_api_unresolved_path_is_json_404(client, trader) -> None:
     page = client.get("/trading/trades/not-a-number/")
     assert page.status_code == 404
     assert "Page not found" in page.text
+
+
+def test_api_schema_nullable_relations_declared() -> None:
+    # A relation a serializer declares itself is not read from the model: a nullable foreign key
+    # shown by its code must say allow_null, or the schema promises a string and sends null.
+    undeclared = []
+    for module in SERIALIZER_MODULES:
+        for name, cls in inspect.getmembers(importlib.import_module(module), inspect.isclass):
+            if not issubclass(cls, serializers.ModelSerializer) or cls.__module__ != module:
+                continue
+            for field_name, field in cls._declared_fields.items():
+                if not isinstance(field, serializers.RelatedField) or field.allow_null:
+                    continue
+                model_field = cls.Meta.model._meta.get_field(field.source or field_name)
+                if model_field.null:
+                    undeclared.append(f"{name}.{field_name}")
+    assert undeclared == []

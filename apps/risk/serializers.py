@@ -44,8 +44,10 @@ class RunRequestSerializer(serializers.Serializer):
 
 
 class RunSerializer(StrictModelSerializer):
-    desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    started_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    desk = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    started_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     error = serializers.SerializerMethodField()
     problems = serializers.SerializerMethodField()
 
@@ -82,7 +84,7 @@ class RunSerializer(StrictModelSerializer):
 
 
 class FigureSerializer(StrictModelSerializer):
-    desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    desk = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = RiskFigure
@@ -102,7 +104,7 @@ class FigureSerializer(StrictModelSerializer):
 
 
 class StressSerializer(StrictModelSerializer):
-    desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    desk = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     scenario = PlainCharField(source="scenario.name", read_only=True)
 
     class Meta:
@@ -137,7 +139,7 @@ class CreditSerializer(StrictModelSerializer):
 
 class BacktestSerializer(StrictModelSerializer):
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    book = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    book = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
 
     class Meta:
         model = BacktestResult
@@ -195,7 +197,9 @@ class ResultsSerializer(serializers.Serializer):
 
 class LimitVersionSerializer(StrictModelSerializer):
     requested_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
-    decided_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    decided_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = LimitVersion
@@ -221,9 +225,9 @@ class LimitSerializer(StrictModelSerializer):
     # The kinds' enum is documented once, on the input (one enum per name in the schema).
     kind = PlainCharField(read_only=True, help_text="var, volume or stop_loss")
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    book = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    market = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    unit = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    book = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    market = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
+    unit = serializers.SlugRelatedField(slug_field="code", read_only=True, allow_null=True)
     created_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
     versions = LimitVersionSerializer(many=True, read_only=True)
     in_force = serializers.SerializerMethodField()
@@ -283,7 +287,9 @@ class NoteSerializer(serializers.Serializer):
 
 class AlertSerializer(StrictModelSerializer):
     desk = serializers.SlugRelatedField(slug_field="code", read_only=True)
-    acknowledged_by = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    acknowledged_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, allow_null=True
+    )
     kind = PlainCharField(source="limit.kind", read_only=True)
 
     class Meta:
