@@ -528,8 +528,9 @@ def test_static_assets_are_vendored(client: Client) -> None:
 
 # --- The "trader of another desk" column --------------------------------------------------------
 # Every URL that names one desk's object is asked for an object of desk A (power-eu) by a trader
-# of desk B (gas-us), then by desk A's own trader. B must get what a missing object gets (404: no
-# hint that it exists) and change nothing; A shows the object is really there. POST-only URLs are
+# and a risk manager of desk B (gas-us), then by desk A's own trader. B must get what a missing
+# object gets (404: no hint that it exists), or its role's 403 before any lookup, and change
+# nothing; A shows the object is really there. POST-only URLs are
 # POSTed (an empty body), so that the refusal comes from the object lookup, not the method.
 # URLs naming reference data (every desk's) are listed apart, so a new URL must be placed.
 # The own desk's requests run in table order: the page's cancel (a redirect to the order) cancels
@@ -547,42 +548,42 @@ TRADE, ORDER, RUN, LIMIT, VERSION, ALERT, TOKEN = (
 )
 
 # fmt: off
-# name                                 object    method  own desk  other desk
-DESK_SCOPED: dict[str, tuple[str, str, Expected, Expected]] = {
-    "trading:trade-detail":            (TRADE,   "get",  200,      404),
-    "trading:trade-amend":             (TRADE,   "get",  200,      404),
-    "trading:trade-cancel":            (TRADE,   "get",  Redirect("<trade>"), 404),
-    "trading:trade-approve":           (TRADE,   "get",  Redirect("<trade>"), 404),
-    "trading:trade-reject":            (TRADE,   "get",  Redirect("<trade>"), 404),
-    "trading:venue-order-detail":      (ORDER,   "get",  200,      404),
-    "trading:venue-order-cancel":      (ORDER,   "post", Redirect("<order>"), 404),
-    "trading:venue-order-replace":     (ORDER,   "post", 400,      404),
-    "risk:run-detail":                 (RUN,     "get",  200,      404),
-    "risk:run-rerun":                  (RUN,     "post", 403,      403),
-    "risk:limit-detail":               (LIMIT,   "get",  200,      404),
-    "risk:limit-change":               (LIMIT,   "post", 403,      403),
-    "risk:limit-approve":              (VERSION, "post", 403,      403),
-    "risk:limit-reject":               (VERSION, "post", 403,      403),
-    "risk:alert-ack":                  (ALERT,   "post", 403,      403),
-    "accounts:api-token-revoke":       (TOKEN,   "post", 302,      404),
-    "accounts-api:token-revoke":       (TOKEN,   "post", 200,      404),
-    "trading-api:trade-detail":        (TRADE,   "get",  200,      404),
-    "trading-api:trade-amend":         (TRADE,   "post", 400,      404),
-    "trading-api:trade-cancel":        (TRADE,   "post", 400,      404),
-    "trading-api:trade-approve":       (TRADE,   "post", 400,      404),
-    "trading-api:trade-reject":        (TRADE,   "post", 400,      404),
-    "trading-api:trade-valuation":     (TRADE,   "get",  200,      404),
-    "trading-api:venue-order-detail":  (ORDER,   "get",  200,      404),
-    "trading-api:venue-order-cancel":  (ORDER,   "post", 409,      404),
-    "trading-api:venue-order-replace": (ORDER,   "post", 400,      404),
-    "risk-api:run-detail":             (RUN,     "get",  200,      404),
-    "risk-api:run-results":            (RUN,     "get",  200,      404),
-    "risk-api:run-rerun":              (RUN,     "post", 403,      403),
-    "risk-api:limit-detail":           (LIMIT,   "get",  200,      404),
-    "risk-api:limit-versions":         (LIMIT,   "post", 403,      403),
-    "risk-api:limit-version-approve":  (VERSION, "post", 403,      403),
-    "risk-api:limit-version-reject":   (VERSION, "post", 403,      403),
-    "risk-api:alert-ack":              (ALERT,   "post", 403,      403),
+# name                                 object    method  own desk  other desk trader, risk manager
+DESK_SCOPED: dict[str, tuple[str, str, Expected, Expected, Expected]] = {
+    "trading:trade-detail":            (TRADE,   "get",  200,      404, 404),
+    "trading:trade-amend":             (TRADE,   "get",  200,      404, 403),
+    "trading:trade-cancel":            (TRADE,   "get",  Redirect("<trade>"), 404, 403),
+    "trading:trade-approve":           (TRADE,   "get",  Redirect("<trade>"), 404, 404),
+    "trading:trade-reject":            (TRADE,   "get",  Redirect("<trade>"), 404, 404),
+    "trading:venue-order-detail":      (ORDER,   "get",  200,      404, 403),
+    "trading:venue-order-cancel":      (ORDER,   "post", Redirect("<order>"), 404, 403),
+    "trading:venue-order-replace":     (ORDER,   "post", 400,      404, 403),
+    "risk:run-detail":                 (RUN,     "get",  200,      404, 404),
+    "risk:run-rerun":                  (RUN,     "post", 403,      403, 404),
+    "risk:limit-detail":               (LIMIT,   "get",  200,      404, 404),
+    "risk:limit-change":               (LIMIT,   "post", 403,      403, 404),
+    "risk:limit-approve":              (VERSION, "post", 403,      403, 404),
+    "risk:limit-reject":               (VERSION, "post", 403,      403, 404),
+    "risk:alert-ack":                  (ALERT,   "post", 403,      403, 404),
+    "accounts:api-token-revoke":       (TOKEN,   "post", 302,      404, 404),
+    "accounts-api:token-revoke":       (TOKEN,   "post", 200,      404, 404),
+    "trading-api:trade-detail":        (TRADE,   "get",  200,      404, 404),
+    "trading-api:trade-amend":         (TRADE,   "post", 400,      404, 404),
+    "trading-api:trade-cancel":        (TRADE,   "post", 400,      404, 404),
+    "trading-api:trade-approve":       (TRADE,   "post", 400,      404, 404),
+    "trading-api:trade-reject":        (TRADE,   "post", 400,      404, 404),
+    "trading-api:trade-valuation":     (TRADE,   "get",  200,      404, 404),
+    "trading-api:venue-order-detail":  (ORDER,   "get",  200,      404, 403),
+    "trading-api:venue-order-cancel":  (ORDER,   "post", 409,      404, 403),
+    "trading-api:venue-order-replace": (ORDER,   "post", 400,      404, 403),
+    "risk-api:run-detail":             (RUN,     "get",  200,      404, 404),
+    "risk-api:run-results":            (RUN,     "get",  200,      404, 404),
+    "risk-api:run-rerun":              (RUN,     "post", 403,      403, 404),
+    "risk-api:limit-detail":           (LIMIT,   "get",  200,      404, 404),
+    "risk-api:limit-versions":         (LIMIT,   "post", 403,      403, 404),
+    "risk-api:limit-version-approve":  (VERSION, "post", 403,      403, 404),
+    "risk-api:limit-version-reject":   (VERSION, "post", 403,      403, 404),
+    "risk-api:alert-ack":              (ALERT,   "post", 403,      403, 404),
 }
 # fmt: on
 # Redirect("<trade>"): to the trade's page; Redirect("<order>"): to the order's.
@@ -670,17 +671,20 @@ def test_desk_scope_table_covers_every_object_url() -> None:
     assert sorted(set(DESK_SCOPED) - names) == []
 
 
-def test_desk_scope_other_desk_trader_gets_404(
-    trader, other_desk_trader, desk_a_objects: dict[str, int]
+def test_desk_scope_other_desk_gets_404(
+    trader, other_desk_trader, desk_b, desk_a_objects: dict[str, int]
 ) -> None:
-    other, own = Client(), Client()
+    other, other_risk, own = Client(), Client(), Client()
     other.force_login(other_desk_trader)
+    other_risk.force_login(
+        UserFactory(username="risk_b", roles=[Role.RISK_MANAGER], desks=[desk_b])
+    )
     own.force_login(trader)
     # Sign-ins are audited: counted from here.
     writes_before = (AuditEntry.objects.count(), Trade.objects.count(), Order.objects.count())
     mismatches = []
     # The other desk first: its requests must leave every object as it was for the own desk's.
-    for client, column in ((other, 3), (own, 2)):
+    for client, column in ((other, 3), (other_risk, 4), (own, 2)):
         for name, row in DESK_SCOPED.items():
             kind, method = row[0], row[1]
             kwarg = "token_id" if kind == TOKEN else "pk"
@@ -691,11 +695,13 @@ def test_desk_scope_other_desk_trader_gets_404(
                 page, detail_kind = DETAIL_PAGES[expected.path]
                 expected = Redirect(reverse(page, kwargs={"pk": desk_a_objects[detail_kind]}))
             if not _matches(response, expected):
-                who = "other desk" if client is other else "own desk"
+                who = {other: "other desk trader", other_risk: "other desk risk", own: "own desk"}[
+                    client
+                ]
                 mismatches.append(
                     f"{name} {method.upper()} ({who}): got {_describe(response)}, table {expected}"
                 )
-        if client is other:
+        if client is not own:
             writes_after = (
                 AuditEntry.objects.count(),
                 Trade.objects.count(),
