@@ -5,7 +5,9 @@ Celery tasks run eagerly. A real deployment sets DATABASE_URL, REDIS_URL, CELERY
 SECRET_KEY and ALLOWED_HOSTS; with DEBUG off a missing SECRET_KEY stops start-up.
 """
 
+import re
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 import environ
@@ -170,6 +172,19 @@ CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 # Workers log through LOGGING below (JSON lines with the task's request id), not Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# --- Four eyes (apps.trading.services) -----------------------------------------------------------
+# A desk with no DeskTradingPolicy still has four eyes: a trade whose notional, converted into this
+# currency, exceeds this threshold waits for a second person. A bad value stops start-up.
+try:
+    DEFAULT_APPROVAL_THRESHOLD = Decimal(env.str("DEFAULT_APPROVAL_THRESHOLD", default="1000000"))
+except InvalidOperation as exc:
+    raise ImproperlyConfigured("DEFAULT_APPROVAL_THRESHOLD must be a decimal number.") from exc
+if not DEFAULT_APPROVAL_THRESHOLD.is_finite() or DEFAULT_APPROVAL_THRESHOLD < 0:
+    raise ImproperlyConfigured("DEFAULT_APPROVAL_THRESHOLD must be a number of 0 or more.")
+DEFAULT_APPROVAL_CURRENCY = env.str("DEFAULT_APPROVAL_CURRENCY", default="EUR")
+if not re.fullmatch(r"[A-Z]{3}", DEFAULT_APPROVAL_CURRENCY):
+    raise ImproperlyConfigured("DEFAULT_APPROVAL_CURRENCY must be a currency code such as EUR.")
 
 # --- Metrics (qenergyz.metrics) ----------------------------------------------------------------
 # /metrics answers only "Authorization: Bearer <METRICS_TOKEN>"; unset, it is a 404 for all.

@@ -20,6 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from celery import signature
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Count, F, Q, Sum
@@ -805,12 +806,19 @@ def _exposure_in(
 
 
 def _needs_approval(item: _Item, refs: _Refs) -> bool:
-    """Four eyes: over the desk's threshold, or a notional that cannot be compared with it."""
+    """Four eyes: over the desk's threshold, or a notional that cannot be compared with it.
+
+    A desk with no policy has the default threshold (settings.DEFAULT_APPROVAL_THRESHOLD in
+    DEFAULT_APPROVAL_CURRENCY): a missing row must not switch four eyes off.
+    """
     policy = refs.policies.get(item.book.desk_id)
     if policy is None:
-        return False
-    notional = refs.fx(item.notional, item.market.currency, policy.currency, item.trade_date)
-    return notional is None or notional > policy.approval_threshold
+        threshold = settings.DEFAULT_APPROVAL_THRESHOLD
+        currency = settings.DEFAULT_APPROVAL_CURRENCY
+    else:
+        threshold, currency = policy.approval_threshold, policy.currency
+    notional = refs.fx(item.notional, item.market.currency, currency, item.trade_date)
+    return notional is None or notional > threshold
 
 
 def _proposal(

@@ -419,6 +419,7 @@ def test_desk_threshold_is_set_by_a_second_administrator_and_then_holds_trades(
 def test_desk_threshold_with_bad_input_gets_form_errors_and_no_request(
     administrator_client, desk_a
 ):
+    DeskTradingPolicy.objects.filter(desk=desk_a).delete()
     response = administrator_client.post(
         "/admin/trading/desktradingpolicy/add/",
         {"desk": str(desk_a.pk), "approval_threshold": "-1", "currency": "euro"},

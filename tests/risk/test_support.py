@@ -24,7 +24,7 @@ from apps.trading.models import (
     Trade,
 )
 from apps.trading.services import trade_book
-from tests.trading.factories import trade_terms
+from tests.trading.factories import seeded_desk_policies, trade_terms
 
 EUR_USD = Decimal("1.1")
 
@@ -33,6 +33,7 @@ EUR_USD = Decimal("1.1")
 def seeded(db: None) -> None:
     """The demo reference data (markets, books, counterparties) of `seed_reference_data`."""
     call_command("seed_reference_data", verbosity=0)
+    seeded_desk_policies()
 
 
 def business_days(count: int, last: date | None = None) -> list[date]:

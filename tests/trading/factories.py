@@ -4,7 +4,7 @@ from decimal import Decimal
 import factory
 from django.db import connection
 
-from apps.accounts.models import Jurisdiction
+from apps.accounts.models import Desk, Jurisdiction
 from apps.trading.lei import lei_check_digits
 from apps.trading.models import (
     AgreementKind,
@@ -136,11 +136,37 @@ class MasterAgreementFactory(factory.django.DjangoModelFactory):
 class DeskTradingPolicyFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = DeskTradingPolicy
-        django_get_or_create = ("desk",)
+
+    @classmethod
+    def _create(
+        cls, model_class: type[DeskTradingPolicy], *args: object, **kwargs: object
+    ) -> object:
+        # The desk's policy set to these values, replacing the seeded desks' own.
+        desk = kwargs.pop("desk")
+        return model_class.objects.update_or_create(desk=desk, defaults=kwargs)[0]
 
     desk = factory.SubFactory(DeskFactory)
     approval_threshold = Decimal("1000000.00")
     currency = "EUR"
+
+
+SEEDED_DESK_CURRENCIES = {"power-eu": "EUR", "gas-us": "USD", "crude-me": "USD"}
+
+
+def seeded_desk_policies() -> None:
+    """A four-eyes threshold for each seeded desk in its books' currency, as a deployment
+    configures its desks: without one a desk has settings.DEFAULT_APPROVAL_THRESHOLD (1,000,000
+    EUR; with no USD/EUR rate in the test data every USD trade would wait for approval). High
+    enough that only a test setting its own threshold (DeskTradingPolicyFactory) sees four eyes."""
+    desks = Desk.objects.in_bulk(list(SEEDED_DESK_CURRENCIES), field_name="code")
+    for code, desk in desks.items():
+        DeskTradingPolicy.objects.get_or_create(
+            desk=desk,
+            defaults={
+                "approval_threshold": Decimal("1000000000.00"),
+                "currency": SEEDED_DESK_CURRENCIES[code],
+            },
+        )
 
 
 def trade_terms(**overrides: object) -> TradeTerms:

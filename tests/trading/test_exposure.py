@@ -178,31 +178,39 @@ def credit_rule_off():
     PreTradeRule.objects.filter(code="credit_limit").update(enabled=True)
 
 
-def test_trade_without_notional_makes_exposure_unknown_until_it_goes(trader, credit_rule_off):
+def test_trade_without_notional_makes_exposure_unknown_until_it_goes(
+    trader, risk_manager, credit_rule_off
+):
     # An index-priced forward with no index curve has no notional; booked while the credit rule
-    # was off, it leaves NORDWIND's exposure unknown, and the credit check fails closed.
+    # was off, it leaves NORDWIND's exposure unknown, and the credit check fails closed. A
+    # notional that cannot be compared with the desk's threshold needs a second person.
     index = trade_book(
         user=trader,
         terms=trade_terms(deal_type="physical_index", index_market="eex-de-power"),
     ).trade
+    assert index.status == "pending_approval"
+    index = trade_approve(user=risk_manager, trade=index, version=1).trade
     assert _running() == {_nordwind(): (Decimal(0), 1, 1)}
     PreTradeRule.objects.filter(code="credit_limit").update(enabled=True)
     with pytest.raises(TradeBlocked) as caught:
         trade_book(user=trader, terms=trade_terms())
     assert caught.value.proposal.counterparty_exposure is None
-    trade_cancel(user=trader, trade=index, version=1)
+    trade_cancel(user=trader, trade=index, version=2)
     assert trade_book(user=trader, terms=trade_terms()).status == "booked"
 
 
-def test_other_currency_exposure_needs_an_fx_rate(trader, credit_rule_off):
+def test_other_currency_exposure_needs_an_fx_rate(trader, risk_manager, credit_rule_off):
     # A USD trade with NORDWIND (EUR credit): without a USD/EUR rate the exposure cannot be
-    # expressed in EUR, and the next trade is blocked; with the rate it is converted.
-    trade_book(
+    # expressed in EUR, and the next trade is blocked; with the rate it is converted. Nor can
+    # it be compared with the desk's EUR threshold, so it waits for a second person.
+    usd = trade_book(
         user=trader,
         terms=trade_terms(
             market="henry-hub", currency="USD", quantity=Decimal("1000"), price=Decimal("3.10")
         ),
-    )
+    ).trade
+    assert usd.status == "pending_approval"
+    trade_approve(user=risk_manager, trade=usd, version=1)
     PreTradeRule.objects.filter(code="credit_limit").update(enabled=True)
     with pytest.raises(TradeBlocked):
         trade_book(user=trader, terms=trade_terms())

@@ -19,6 +19,7 @@ from apps.compliance.models import AuditEntry
 from apps.trading.models import (
     CurvePoint,
     CurveSnapshot,
+    FxRate,
     Market,
     MarketVolatility,
     Trade,
@@ -172,6 +173,8 @@ def test_blotter_bad_page_position_is_400(trader):
     ],
 )
 def test_blotter_filters(trader, params, expected):
+    # The USD trade is compared with the desk's EUR four-eyes threshold at this rate.
+    FxRate.objects.create(base="EUR", quote="USD", date=date(2026, 1, 14), rate=Decimal("1.10"))
     first = trade_book(user=trader, terms=trade_terms()).trade
     trade_book(user=trader, terms=trade_terms(book="PEU-HEDGE", period="2026-04"))
     trade_book(

@@ -78,7 +78,7 @@ class OptionKind(models.TextChoices):
 
 class DeskTradingPolicy(models.Model):
     """The four-eyes rule of a desk: a trade whose notional exceeds the threshold waits for a
-    second person's approval. A desk without a policy books every trade directly."""
+    second person's approval. A desk without a policy has settings.DEFAULT_APPROVAL_THRESHOLD."""
 
     desk = models.OneToOneField(
         Desk,
