@@ -1,10 +1,10 @@
 from datetime import datetime
 
 from django.conf import settings
+from django.contrib.auth.hashers import PBKDF2PasswordHasher, make_password
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import pgettext_lazy
 from django_otp.models import Device, ThrottlingMixin, TimestampMixin
@@ -198,11 +198,11 @@ class ApiToken(models.Model):
 
 
 class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
-    """One-time backup codes for a user's second factor, stored as keyed hashes.
+    """One-time backup codes for a user's second factor, stored as salted password hashes.
 
-    django_otp's own static device keeps its codes in plain text; this one keeps an HMAC-SHA256
-    of each (keyed by SECRET_KEY, so a leaked table alone cannot be brute-forced), and each code
-    works once.
+    django_otp's own static device keeps its codes in plain text; this one keeps each code
+    hashed with its own salt (`BackupCodeHasher`), so a leaked table must be attacked code by
+    code, with or without the SECRET_KEY; each code works once.
     """
 
     class Meta(Device.Meta):
@@ -218,9 +218,17 @@ class BackupCodeDevice(TimestampMixin, ThrottlingMixin, Device):
         if not allowed:
             return False
         normalised = normalise_backup_code(token)
-        hashes = backup_code_hashes(normalised) if normalised else []
-        # One conditional UPDATE: of two concurrent uses of the same code only one matches.
-        used = self.codes.filter(code_hash__in=hashes, used_at__isnull=True).update(
+        match = None
+        if normalised:
+            # Salted: each unused code is checked (ten at most), never looked up by its hash.
+            unused = self.codes.filter(used_at__isnull=True).order_by("pk")
+            match = next(
+                (code for code in unused if BACKUP_CODE_HASHER.verify(normalised, code.code_hash)),
+                None,
+            )
+        # A conditional UPDATE: of two concurrent uses of the same code only one matches (the
+        # MFA service also holds the device's row lock).
+        used = match is not None and self.codes.filter(pk=match.pk, used_at__isnull=True).update(
             used_at=timezone.now()
         )
         if used:
@@ -239,7 +247,7 @@ class BackupCode(models.Model):
     device = models.ForeignKey(
         BackupCodeDevice, on_delete=models.CASCADE, related_name="codes", verbose_name=_("device")
     )
-    code_hash = models.CharField(_("code hash"), max_length=64, db_index=True)
+    code_hash = models.CharField(_("code hash"), max_length=128)
     used_at = models.DateTimeField(_("used at"), null=True, blank=True)
 
     class Meta:
@@ -262,15 +270,23 @@ def normalise_backup_code(token: str) -> str:
     return cleaned
 
 
-def backup_code_hashes(normalised: str) -> list[str]:
-    """The code's hash under the current SECRET_KEY and each of SECRET_KEY_FALLBACKS."""
-    keys = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
-    return [
-        salted_hmac(
-            "apps.accounts.backup-code", normalised, secret=key, algorithm="sha256"
-        ).hexdigest()
-        for key in keys
-    ]
+class BackupCodeHasher(PBKDF2PasswordHasher):
+    """PBKDF2-SHA256 with a random salt per code, at fewer iterations than passwords: a code
+    is ten random characters of 31 (about 50 bits), not a chosen password, and a sign-in with a
+    backup code checks up to ten of them; at the password's work factor that would be seconds
+    of CPU per attempt. Used directly (not through PASSWORD_HASHERS), so a change of the
+    password hashers cannot make the stored codes unreadable."""
+
+    algorithm = "pbkdf2_sha256_backup_code"
+    iterations = 60_000
+
+
+BACKUP_CODE_HASHER = BackupCodeHasher()
+
+
+def backup_code_hash(normalised: str) -> str:
+    """The stored form of a (normalised) backup code: make_password with its own salt."""
+    return make_password(normalised, hasher=BACKUP_CODE_HASHER)
 
 
 class IdempotencyRecord(models.Model):

@@ -39,7 +39,7 @@ from apps.accounts.models import (
     Desk,
     Role,
     User,
-    backup_code_hashes,
+    backup_code_hash,
 )
 from apps.compliance.audit import audit_append
 
@@ -172,7 +172,7 @@ def _new_backup_codes(device: BackupCodeDevice) -> list[str]:
         for _ in range(BACKUP_CODE_COUNT)
     ]
     BackupCode.objects.bulk_create(
-        BackupCode(device=device, code_hash=backup_code_hashes(code)[0]) for code in codes
+        BackupCode(device=device, code_hash=backup_code_hash(code)) for code in codes
     )
     return [f"{code[:5]}-{code[5:]}" for code in codes]
 

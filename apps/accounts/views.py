@@ -11,6 +11,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import urlencode
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views import i18n
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -29,7 +30,14 @@ from apps.accounts.mfa import (
     totp_secret_display,
     verified_required,
 )
-from apps.accounts.models import BackupCodeDevice
+from apps.accounts.models import BackupCode, BackupCodeDevice
+
+# Also what users whose codes were issued before they were stored as salted hashes see (accounts
+# migration 0009 deleted those codes).
+NO_BACKUP_CODES_MESSAGE = gettext_lazy(
+    "You have no backup codes left. Make new ones on the two-factor authentication page, so "
+    "that you can still sign in if you lose your phone."
+)
 
 
 @login_required
@@ -159,6 +167,10 @@ def mfa_verify(request: HttpRequest) -> HttpResponse:
                     _("You signed in with a backup code. %(count)s unused codes remain.")
                     % {"count": device.remaining()},
                 )
+            elif not BackupCode.objects.filter(
+                device__user=request.user, used_at__isnull=True
+            ).exists():
+                messages.warning(request, NO_BACKUP_CODES_MESSAGE)
             return redirect(next_url)
     return render(request, "accounts/mfa_verify.html", {"form": form, "next": next_url})
 
@@ -170,6 +182,9 @@ def _manage_page(request: HttpRequest, form: MFAReauthForm) -> HttpResponse:
         "backup_device": BackupCodeDevice.objects.filter(user=user, confirmed=True).first(),
         "form": form,
     }
+    backup = context["backup_device"]
+    if context["totp_device"] and not (backup and backup.remaining()):
+        messages.warning(request, NO_BACKUP_CODES_MESSAGE)
     return render(request, "accounts/mfa_manage.html", context)
 
 

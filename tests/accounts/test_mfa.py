@@ -8,7 +8,12 @@ from django.utils import timezone
 from django_otp import DEVICE_ID_SESSION_KEY
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
-from apps.accounts.models import BackupCode, BackupCodeDevice, backup_code_hashes
+from apps.accounts.models import (
+    BACKUP_CODE_HASHER,
+    BackupCode,
+    BackupCodeDevice,
+    backup_code_hash,
+)
 from apps.compliance.models import AuditEntry
 from tests.accounts.conftest import audit_actions, confirmed_device, totp_code
 from tests.conftest import login_verified
@@ -118,9 +123,14 @@ def test_setup_confirms_device_shows_backup_codes_once_and_audits(client, admini
     assert device.confirmed
     # The session is verified by the confirmation: the admin opens at once.
     assert client.get("/admin/").status_code == 200
-    # Codes are stored as keyed hashes, never in plain text.
-    stored = set(BackupCode.objects.values_list("code_hash", flat=True))
-    assert stored == {backup_code_hashes(code.replace("-", ""))[0] for code in codes}
+    # Codes are stored as salted password hashes, never in plain text.
+    stored = list(BackupCode.objects.order_by("pk").values_list("code_hash", flat=True))
+    assert [h.split("$")[:2] for h in stored] == [["pbkdf2_sha256_backup_code", "60000"]] * 10
+    assert len({h.split("$")[2] for h in stored}) == 10  # a salt of its own each
+    assert all(
+        BACKUP_CODE_HASHER.verify(code.replace("-", ""), hashed)
+        for code, hashed in zip(codes, stored, strict=True)
+    )
     assert not any(code.replace("-", "") in hashed for code in codes for hashed in stored)
     # Shown once: the setup page now redirects to the settings page, which shows no codes.
     again = client.get(SETUP)
@@ -398,3 +408,55 @@ def test_regenerate_without_code_keeps_the_old_codes(administrator):
     assert response.status_code == 200
     assert response.context["form"].errors == {"code": ["This field is required."]}
     assert BackupCode.objects.filter(used_at__isnull=True).count() == 10
+
+
+# --- Backup codes: salted hashes; the codes of before (keyed HMACs) are gone ----------------------
+def test_backup_code_hash_is_salted_and_verifies_only_its_code():
+    first, second = backup_code_hash("abcdefghjk"), backup_code_hash("abcdefghjk")
+    assert first != second
+    assert BACKUP_CODE_HASHER.verify("abcdefghjk", first) is True
+    assert BACKUP_CODE_HASHER.verify("abcdefghjm", first) is False
+
+
+def test_backup_code_works_once(administrator):
+    _client, codes = _enrolled_admin(administrator)
+    other = Client()
+    _sign_in(other, "admin")
+    assert other.post(VERIFY, {"code": codes[3]}).status_code == 302
+    third = Client()
+    _sign_in(third, "admin")
+    refused = third.post(VERIFY, {"code": codes[3]})
+    assert refused.context["form"].errors == {"code": ["That code is not valid."]}
+    assert BackupCode.objects.filter(used_at__isnull=False).count() == 1
+
+
+def test_migration_deletes_keyed_hash_codes_and_keeps_salted_ones(administrator):
+    from importlib import import_module
+
+    from django.apps import apps
+
+    migration = import_module("apps.accounts.migrations.0009_backup_codes_salted_hashes")
+    device = BackupCodeDevice.objects.create(user=administrator, name="codes", confirmed=True)
+    BackupCode.objects.create(device=device, code_hash="ab" * 32)  # an HMAC of before
+    kept = BackupCode.objects.create(device=device, code_hash=backup_code_hash("abcdefghjk"))
+
+    migration.delete_keyed_hash_codes(apps, None)
+
+    assert list(BackupCode.objects.values_list("pk", flat=True)) == [kept.pk]
+
+
+def test_user_without_backup_codes_is_told_to_make_new_ones(administrator):
+    device = confirmed_device(administrator)
+    BackupCodeDevice.objects.create(user=administrator, name="codes", confirmed=True)
+    client = Client()
+    _sign_in(client, "admin")
+    response = client.post(VERIFY, {"code": totp_code(device)}, follow=True)
+    assert response.status_code == 200
+    assert b"You have no backup codes left." in response.content
+    manage = login_verified(Client(), administrator).get("/accounts/mfa/")
+    assert b"You have no backup codes left." in manage.content
+
+
+def test_user_with_backup_codes_is_not_told_to_make_new_ones(administrator):
+    client, _codes = _enrolled_admin(administrator)
+    assert b"You have no backup codes left." not in client.get("/accounts/mfa/").content
