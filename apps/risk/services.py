@@ -640,9 +640,13 @@ def alert_live_context(alert: Alert, desk_code: str) -> dict[str, Any]:
     }
 
 
-def _risk_managers_off_desk(desk_id: int) -> list[int]:
+def _firm_risk_managers_off_desk(desk_id: int) -> list[int]:
+    """Active risk managers with the firm view (as `sees_firm`) who are not on the desk."""
     return list(
-        User.objects.filter(groups__name=Role.RISK_MANAGER, is_active=True)
+        User.objects.with_perm(
+            "risk.view_firm_risk", backend="django.contrib.auth.backends.ModelBackend"
+        )
+        .filter(groups__name=Role.RISK_MANAGER, is_active=True)
         .exclude(desks__pk=desk_id)
         .values_list("pk", flat=True)
         .distinct()
@@ -650,11 +654,11 @@ def _risk_managers_off_desk(desk_id: int) -> list[int]:
 
 
 def _publish_alert(alert: Alert, desk_code: str, *, changed: bool = False) -> None:
-    """To the desk's group and to every risk manager (those not on the desk by their own
-    group), after the commit."""
+    """To the desk's group and to the firm risk managers not on the desk (by their own group),
+    after the commit: a risk manager of other desks only is not told of this desk's breach."""
     context = {"alert": alert_live_context(alert, desk_code), "changed": changed}
     publish_after_commit(desk_group(alert.desk_id), "live/risk_alert.html", context)
-    for user_id in _risk_managers_off_desk(alert.desk_id):
+    for user_id in _firm_risk_managers_off_desk(alert.desk_id):
         publish_after_commit(user_group(user_id), "live/risk_alert.html", context)
 
 

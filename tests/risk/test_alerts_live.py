@@ -1,6 +1,6 @@
-"""A limit breach found by a run reaches the desk's open sockets and every risk manager's, and
-no other desk's; acknowledging it replaces the row live (the in-memory channel layer, or Redis
-in CI)."""
+"""A limit breach found by a run reaches the desk's open sockets and every firm risk manager's,
+and no other desk's (nor a risk manager's of another desk only); acknowledging it replaces the
+row live (the in-memory channel layer, or Redis in CI)."""
 
 from decimal import Decimal
 
@@ -59,13 +59,24 @@ def _run(risk_manager):
 
 
 async def test_breach_reaches_desk_and_risk_managers_never_another_desk(
-    trader, other_desk_trader, risk_manager, desk_a
+    trader, other_desk_trader, risk_manager, desk_a, desk_b
 ) -> None:
     await sync_to_async(_set_up)(trader, risk_manager, desk_a)
-    # A risk manager of no desk hears it through their own group.
-    firm_risk = await sync_to_async(UserFactory)(username="risk_firm", roles=[Role.RISK_MANAGER])
+    # A firm risk manager of no desk hears it through their own group; a risk manager of the
+    # other desk only, without the firm view, does not.
+    firm_risk = await sync_to_async(UserFactory)(
+        username="risk_firm", roles=[Role.RISK_MANAGER, Role.FIRM_RISK_MANAGER]
+    )
+    desk_b_risk = await sync_to_async(UserFactory)(
+        username="risk_b", roles=[Role.RISK_MANAGER], desks=[desk_b]
+    )
     sockets = {}
-    for name, user in (("desk", trader), ("other", other_desk_trader), ("risk", firm_risk)):
+    for name, user in (
+        ("desk", trader),
+        ("other", other_desk_trader),
+        ("risk", firm_risk),
+        ("risk_b", desk_b_risk),
+    ):
         sockets[name], (connected, _code) = await _open(await sync_to_async(_session_cookie)(user))
         assert connected is True
 
@@ -91,6 +102,11 @@ async def test_breach_reaches_desk_and_risk_managers_never_another_desk(
     assert heard
     assert all('id="risk-run-signal"' in f for f in heard)
     assert not [f for f in heard if "risk-alert" in f or "power-eu" in f]
+    heard_b = []
+    while not await sockets["risk_b"].receive_nothing(timeout=0.5):
+        heard_b.append(await sockets["risk_b"].receive_from(timeout=1))
+    assert all('id="risk-run-signal"' in f for f in heard_b)
+    assert not [f for f in heard_b if "risk-alert" in f or "power-eu" in f]
 
     await sync_to_async(alert_acknowledge)(user=risk_manager, alert=alert)
     changed = await sockets["desk"].receive_from(timeout=2)
