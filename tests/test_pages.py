@@ -243,6 +243,11 @@ MATRIX: dict[str, tuple[Kwargs, tuple[Expected, ...]]] = {
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         ADMIN_LOGIN, 403,         MFA_SETUP)),
     "admin:compliance_auditentry_delete": ({"object_id": 0},
                                                (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         ADMIN_LOGIN, 403,         MFA_SETUP)),
+    # Role groups are the code's map: read-only for everyone, superusers too.
+    "admin:auth_group_add":               (None,
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         ADMIN_LOGIN, 403,         MFA_SETUP)),
+    "admin:auth_group_delete":            ({"object_id": 0},
+                                               (ADMIN_LOGIN, ADMIN_LOGIN, ADMIN_LOGIN, 403,         ADMIN_LOGIN, 403,         MFA_SETUP)),
     # Change requests (four eyes) are made by the admins of the changes, never here, and
     # decided (POST) by a second person; none is deleted.
     "admin:compliance_changerequest_add":    (None,
