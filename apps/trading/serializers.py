@@ -48,7 +48,7 @@ class MasterAgreementSerializer(StrictModelSerializer):
         ]
 
 
-class CounterpartySerializer(serializers.ModelSerializer):
+class CounterpartySerializer(StrictModelSerializer):
     internal_entity = serializers.SlugRelatedField(
         slug_field="code", read_only=True, allow_null=True
     )
