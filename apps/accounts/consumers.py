@@ -42,7 +42,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.groups_joined = []
-        allowed, groups, language = await self._admit(
+        allowed, groups, language, seconds_left = await self._admit(
             self.scope.get("user"), self.scope.get("session")
         )
         if not allowed:
@@ -57,7 +57,7 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         await self.accept()
         metrics.websocket_opened()
         self.counted_open = True
-        self.session_watch = asyncio.ensure_future(self._watch_session())
+        self.session_watch = asyncio.ensure_future(self._watch_session(seconds_left))
 
     async def disconnect(self, code: int) -> None:
         self._stop_watch()
@@ -99,19 +99,20 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         if watch is not None and watch is not asyncio.current_task():
             watch.cancel()
 
-    async def _watch_session(self) -> None:
+    async def _watch_session(self, seconds_left: float) -> None:
         """Close the socket when its session ends by itself (idle or absolute timeout), at the
         moment it would: the socket never marks the session active, and nothing else would
         tell it. One session read per period, not per event."""
-        while True:
+        # The first read waits for the time the admission found left: no database work of the
+        # socket's own while the page is in use.
+        left = seconds_left
+        while left > 0:
+            await asyncio.sleep(left + 1)
             try:
                 left = await self._session_seconds_left()
             except Exception:
                 left = 0.0  # an unreadable session is an ended one (fail closed)
-            if left <= 0:
-                await self.live_close({"type": "live.close"})
-                return
-            await asyncio.sleep(left + 1)
+        await self.live_close({"type": "live.close"})
 
     @database_sync_to_async
     def _session_seconds_left(self) -> float:
@@ -124,12 +125,13 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         return session_seconds_left(store)
 
     @database_sync_to_async
-    def _admit(self, user: Any, session: Any) -> tuple[bool, list[str], str]:
+    def _admit(self, user: Any, session: Any) -> tuple[bool, list[str], str, float]:
         # The same gatekeeper as the pages: signed in, active, second factor where required.
         if not socket_user_allowed(user, session):
-            return False, [], ""
-        if session_seconds_left(session) <= 0:
-            return False, [], ""  # idle or expired: the pages would not let it in either
+            return False, [], "", 0.0
+        seconds_left = session_seconds_left(session)
+        if seconds_left <= 0:
+            return False, [], "", 0.0  # idle or expired: the pages would not let it in either
         desk_ids = list(desks_for_user(user).values_list("pk", flat=True))
         groups = [user_group(user.pk)] + [desk_group(desk_id) for desk_id in desk_ids]
         if has_role(user, Role.TRADER):
@@ -142,4 +144,4 @@ class NotificationConsumer(AsyncWebsocketConsumer):
         language = cookies.get(settings.LANGUAGE_COOKIE_NAME) or user.language
         if language not in dict(settings.LANGUAGES):
             language = region_defaults(user.region).language
-        return True, groups, language
+        return True, groups, language, seconds_left
