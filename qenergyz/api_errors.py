@@ -8,7 +8,9 @@ come from the shared layers and are added here, where an operation has not descr
 - 429 from the request rates (qenergyz.throttles), with Retry-After;
 - 404 where the path names an object (missing, or on another desk: the same answer);
 - 400 where there is input to get wrong: query parameters (filters, a cursor) or a body;
-- 413 where there is a body (qenergyz.parsers: over API_MAX_BODY_BYTES, or nested too deep).
+- 413 where there is a body (qenergyz.parsers: over API_MAX_BODY_BYTES, or nested too deep);
+- 409 and 422 where the operation takes an Idempotency-Key (apps.accounts.idempotency: the
+  first request with the key is still running; the key was used for a different request).
 The schemathesis suite (tests/test_api_fuzz.py) holds the schema to what the API answers.
 """
 
@@ -39,6 +41,8 @@ DESCRIPTIONS = {
     "404": "No such object among your desks' data.",
     "413": "The body is over the size limit, or nested too deep.",
     "429": "Over the request rate; Retry-After says when to try again.",
+    "409": "A request with this Idempotency-Key is still being processed.",
+    "422": "This Idempotency-Key was used for a different request.",
 }
 
 
@@ -64,6 +68,8 @@ def _statuses(operation: dict[str, Any]) -> list[str]:
         statuses.append("400")
     if has_body:
         statuses.append("413")
+    if any(parameter.get("name") == "Idempotency-Key" for parameter in parameters):
+        statuses += ["409", "422"]
     return statuses
 
 

@@ -201,6 +201,10 @@ def test_crafted_api_dates_out_of_range_are_400(seeded, trader):
                 "/api/v1/positions/hourly/",
                 {"book": "PEU-FLOW", "market": "eex-de-power", "month": "9999-12"},
             ),
+            (
+                "/api/v1/positions/hourly/",
+                {"book": "PEU-FLOW", "market": "eex-de-power", "month": "0000-01"},
+            ),
         ]
     }
     assert set(answers.values()) == {400}

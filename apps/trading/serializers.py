@@ -28,6 +28,7 @@ from qenergyz.validators import (
     StrictDecimalField,
     StrictModelSerializer,
     date_in_range,
+    date_range_message,
     text_is_plain,
     validate_date,
 )
@@ -506,7 +507,11 @@ class HourlyInputSerializer(serializers.Serializer):
     )
 
     def validate_month(self, value: str) -> str:
-        validate_date(datetime.date.fromisoformat(f"{value}-01"))
+        try:
+            first = datetime.date.fromisoformat(f"{value}-01")
+        except ValueError:  # year 0000 matches the pattern but is no date
+            raise serializers.ValidationError(date_range_message()) from None
+        validate_date(first)
         return value
 
 
