@@ -25,7 +25,9 @@ class UserFactory(factory.django.DjangoModelFactory):
     username = factory.Sequence(lambda n: f"user{n}")
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     region = Region.EU
-    password = factory.PostGenerationMethodCall("set_password", PASSWORD)
+    # Hashed before the first save: set_password after creation would be a password change
+    # (and close the new user's sockets, which an e2e test's event loop cannot do).
+    password = factory.django.Password(PASSWORD)
 
     @factory.post_generation
     def roles(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:

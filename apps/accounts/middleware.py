@@ -150,6 +150,14 @@ def session_seconds_left(session: Any, now: float | None = None) -> float:
     return min(idle_left, float(session.get_expiry_age()))
 
 
+def session_clocks_start(session: Any) -> None:
+    """A signed-in session's clocks: its absolute end fixed now, its last activity now. Set at
+    sign-in (so the first request after it writes nothing more) and by SessionIdleMiddleware
+    for a session signed in another way."""
+    session.set_expiry(timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE))
+    session[LAST_ACTIVITY_KEY] = int(time.time())
+
+
 class SessionIdleMiddleware:
     """Ends a session left idle for SESSION_IDLE_TIMEOUT, besides its absolute expiry.
 
@@ -176,10 +184,8 @@ class SessionIdleMiddleware:
 
     @staticmethod
     def _record_activity(session: Any) -> None:
-        now = time.time()
         last = session.get(LAST_ACTIVITY_KEY)
         if last is None:
-            # The first request of a signed-in session (sign-in itself): fix the absolute end.
-            session.set_expiry(timezone.now() + timedelta(seconds=settings.SESSION_COOKIE_AGE))
-        if last is None or now - float(last) >= ACTIVITY_RESOLUTION:
-            session[LAST_ACTIVITY_KEY] = int(now)
+            session_clocks_start(session)
+        elif time.time() - float(last) >= ACTIVITY_RESOLUTION:
+            session[LAST_ACTIVITY_KEY] = int(time.time())

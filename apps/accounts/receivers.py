@@ -19,7 +19,7 @@ from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from apps.accounts import services
 from apps.accounts.live import disconnect_user_after_commit
-from apps.accounts.middleware import LAST_ACTIVITY_KEY
+from apps.accounts.middleware import session_clocks_start
 from apps.accounts.models import BackupCodeDevice, User
 
 
@@ -27,8 +27,8 @@ from apps.accounts.models import BackupCodeDevice, User
 def _on_login(sender: Any, request: HttpRequest | None, user: Any, **kwargs: Any) -> None:
     services.login_record(user=user, request=request)
     if request is not None and hasattr(request, "session"):
-        # A new sign-in starts a new session's clocks (SessionIdleMiddleware sets them again).
-        request.session.pop(LAST_ACTIVITY_KEY, None)
+        # A new sign-in starts a new session's clocks.
+        session_clocks_start(request.session)
 
 
 @receiver(user_login_failed, dispatch_uid="accounts.audit_login_failed")

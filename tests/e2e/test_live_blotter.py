@@ -15,6 +15,7 @@ from django.core.management import call_command
 from apps.accounts.models import Role
 from apps.trading.models import Trade
 from tests.factories import PASSWORD, UserFactory
+from tests.trading.factories import seeded_desk_policies
 
 pytestmark = pytest.mark.e2e
 
@@ -82,6 +83,7 @@ def test_captured_trade_appears_live_on_colleagues_blotter_only(
     asgi_live_server, browser, trader, other_desk_trader, desk_a, artifacts: Path
 ) -> None:
     call_command("seed_reference_data", verbosity=0)
+    seeded_desk_policies()  # four eyes only where a test sets its own threshold
     colleague = UserFactory(username="trader2", roles=[Role.TRADER], desks=[desk_a])
     url = asgi_live_server.url
 

@@ -23,6 +23,7 @@ from apps.risk.models import Alert, LimitKind, RiskRun, RunKind
 from apps.risk.services import limit_propose, limit_version_approve
 from tests.factories import PASSWORD, UserFactory
 from tests.risk.test_support import business_days, curve_history, fx_and_rates, month_after
+from tests.trading.factories import seeded_desk_policies
 
 pytestmark = pytest.mark.e2e
 
@@ -77,6 +78,7 @@ def _market_and_limit(desk, maker, checker) -> None:
     """A year of EEX power curves and constant EUR/USD, and an approved one-day 99 % VaR limit
     of 1,000,000 USD on the desk: a 10 MW month is well within it, 600 MW is not."""
     call_command("seed_reference_data", verbosity=0)
+    seeded_desk_policies()  # four eyes only where a test sets its own threshold
     days = business_days(260)
     curve_history("eex-de-power", days, lambda i, k: Decimal(100 + (i * 7) % 11 - 5 + k))
     fx_and_rates(days)

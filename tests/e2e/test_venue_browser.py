@@ -15,6 +15,7 @@ from django.core.management import call_command
 from apps.trading.models import FxRate, Market, Order, Trade
 from apps.trading.venue import contract_open
 from tests.e2e.test_live_blotter import Browser
+from tests.trading.factories import seeded_desk_policies
 
 pytestmark = pytest.mark.e2e
 
@@ -44,6 +45,7 @@ def test_resting_bid_hit_by_another_desk_fills_live_in_both_browsers(
     asgi_live_server, browser, trader, other_desk_trader, artifacts: Path
 ) -> None:
     call_command("seed_reference_data", verbosity=0, from_year=2025, to_year=2030)
+    seeded_desk_policies()  # four eyes only where a test sets its own threshold
     FxRate.objects.create(base="EUR", quote="USD", date=date(2026, 1, 2), rate=Decimal("1.08"))
     contract = contract_open(market=Market.objects.get(code="eex-de-power"), period_code="2029-03")
     url = asgi_live_server.url
