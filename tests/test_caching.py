@@ -10,7 +10,7 @@ import json
 from django.test import Client
 
 from apps.accounts.services import api_token_create
-from tests.test_deploy import _manage, _production_env
+from tests.production import manage, production_env
 
 NEVER_CACHE = "max-age=0, no-cache, no-store, must-revalidate, private"
 
@@ -97,8 +97,8 @@ def test_renderers_browsable_api_only_with_debug() -> None:
         "view = resolve('/api/v1/me/').func.view_class;"
         "print(json.dumps([c.__name__ for c in view.renderer_classes]))"
     )
-    production = _manage("shell", "--no-imports", "-c", script, env=_production_env())
-    debug = _manage("shell", "--no-imports", "-c", script, env=_production_env(DEBUG="1"))
+    production = manage("shell", "--no-imports", "-c", script, env=production_env())
+    debug = manage("shell", "--no-imports", "-c", script, env=production_env(DEBUG="1"))
     assert production.returncode == 0, production.stderr
     assert debug.returncode == 0, debug.stderr
     assert json.loads(production.stdout) == ["JSONRenderer"]

@@ -9,68 +9,39 @@ engine is needed).
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 from django.conf import settings
 
 from tests.conftest import need_service
+from tests.production import manage, production_env
 
 BASE_DIR = Path(settings.BASE_DIR)
 
 
-def _manage(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def _production_env(**overrides: str) -> dict[str, str]:
-    """The environment of a real deployment: nothing inherited that DEBUG or tests set."""
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
-    # The database of the current run (PostgreSQL in CI); the SQLite default otherwise.
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
-    env.update(
-        DEBUG="0",
-        SECRET_KEY=secrets.token_urlsafe(64),
-        ALLOWED_HOSTS="example.com",
-    )
-    env.update(overrides)
-    return env
-
-
 def test_deploy_checks_pass_with_production_settings() -> None:
-    result = _manage("check", "--deploy", "--fail-level", "WARNING", env=_production_env())
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=production_env())
     assert result.returncode == 0, result.stdout + result.stderr
     assert "System check identified no issues (0 silenced)." in result.stdout
 
 
 def test_production_start_without_secret_key_fails_clearly() -> None:
-    env = _production_env()
+    env = production_env()
     del env["SECRET_KEY"]
-    result = _manage("check", env=env)
+    result = manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set in the environment when DEBUG is off." in result.stderr
 
 
 def test_debug_is_off_unless_asked_for() -> None:
     # No DEBUG and no SECRET_KEY: were DEBUG on by default, the development key would be used.
-    env = _production_env()
+    env = production_env()
     del env["SECRET_KEY"]
     del env["DEBUG"]
-    result = _manage("check", env=env)
+    result = manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set" in result.stderr
 
@@ -82,7 +53,7 @@ def test_production_settings_send_security_headers() -> None:
         " s.LANGUAGE_COOKIE_SECURE, s.SECURE_HSTS_SECONDS >= 31536000,"
         " ' '.join(s.SECURE_CSP['script-src']), ' '.join(s.SECURE_CSP['style-src']))"
     )
-    result = _manage("shell", "--no-imports", "-c", script, env=_production_env())
+    result = manage("shell", "--no-imports", "-c", script, env=production_env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True True True True True 'self' 'self'"
 
@@ -183,8 +154,8 @@ def _database_settings(**env: str) -> str:
     )
     # Settings only parse the URL: nothing connects to this server.
     url = "postgres://qz@127.0.0.1:5432/qz?application_name=qz-web"
-    result = _manage(
-        "shell", "--no-imports", "-c", script, env=_production_env(DATABASE_URL=url, **env)
+    result = manage(
+        "shell", "--no-imports", "-c", script, env=production_env(DATABASE_URL=url, **env)
     )
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()

@@ -11,18 +11,15 @@ No template may hold an inline script, style or event handler: the CSP allows ne
 'unsafe-inline' nor a nonce, so such code would be refused by the browser.
 """
 
-import json
-import os
 import re
-import secrets
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.conf import settings
+
+from tests.production import shell_probe
 
 MARKER = "RESPONSES:"
 PAGES = {
@@ -71,25 +68,7 @@ CSP = {
 
 @pytest.fixture(scope="module")
 def responses() -> dict[str, Any]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
-    for name in ("DATABASE_URL", "REDIS_URL"):  # the stores of this run, as deployed
-        if os.environ.get(name):
-            env[name] = os.environ[name]
-    env.update(
-        DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="qenergyz.example.com"
-    )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PROBE],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    line = next(x for x in result.stdout.splitlines() if x.startswith(MARKER))
-    return json.loads(line.removeprefix(MARKER))
+    return shell_probe(PROBE, MARKER, ALLOWED_HOSTS="qenergyz.example.com")
 
 
 def _csp(value: str) -> dict[str, str]:

@@ -1,11 +1,6 @@
 """Cookies under HTTPS carry the __Host- prefix (production settings, in a fresh process as
 tests/test_security_headers.py does), and superusers cannot read TOTP keys in the admin."""
 
-import json
-import os
-import secrets
-import subprocess
-import sys
 from typing import Any
 
 import pytest
@@ -13,6 +8,7 @@ from django.conf import settings
 from django_otp.plugins.otp_totp.models import TOTPDevice
 
 from tests.conftest import login_verified
+from tests.production import shell_probe
 
 MARKER = "COOKIES:"
 PROBE = f"""
@@ -43,25 +39,7 @@ print({MARKER!r} + json.dumps(out))
 
 @pytest.fixture(scope="module")
 def production() -> dict[str, Any]:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": os.environ.get("HOME", "/")}
-    for name in ("DATABASE_URL", "REDIS_URL"):
-        if os.environ.get(name):
-            env[name] = os.environ[name]
-    env.update(
-        DEBUG="0", SECRET_KEY=secrets.token_urlsafe(64), ALLOWED_HOSTS="qenergyz.example.com"
-    )
-    result = subprocess.run(
-        [sys.executable, "manage.py", "shell", "--no-imports", "-c", PROBE],
-        cwd=settings.BASE_DIR,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr
-    line = next(x for x in result.stdout.splitlines() if x.startswith(MARKER))
-    return json.loads(line.removeprefix(MARKER))
+    return shell_probe(PROBE, MARKER, ALLOWED_HOSTS="qenergyz.example.com")
 
 
 def test_sessions_cookies_carry_host_prefix_under_https(production) -> None:
