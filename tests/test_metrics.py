@@ -29,6 +29,7 @@ from apps.trading.venue import engines_reset, order_submit
 from qenergyz import metrics
 from tests.conftest import login_verified
 from tests.factories import UserFactory
+from tests.production import manage, production_env
 from tests.risk.test_limits import M2, QUICK, _var_limit
 from tests.risk.test_support import (
     book,
@@ -37,7 +38,6 @@ from tests.risk.test_support import (
     fx_and_rates,
     seeded,  # noqa: F401 - a fixture
 )
-from tests.test_deploy import _manage, _production_env
 from tests.test_live import _open, _session_cookie
 from tests.trading.factories import trade_terms
 from tests.trading.test_venue_support import contract, ticket, venue_data  # noqa: F401
@@ -376,9 +376,7 @@ def test_metrics_production_settings_answer_plain_http_scrapes_but_redirect_page
         f"print(c.get('/metrics', headers={{'Authorization': 'Bearer {TOKEN}'}}).status_code,"
         " c.get('/metrics').status_code, c.get('/accounts/login/').status_code)"
     )
-    result = _manage(
-        "shell", "--no-imports", "-c", script, env=_production_env(METRICS_TOKEN=TOKEN)
-    )
+    result = manage("shell", "--no-imports", "-c", script, env=production_env(METRICS_TOKEN=TOKEN))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["200", "403", "301"]
 
